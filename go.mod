@@ -1,0 +1,3 @@
+module github.com/mote-run/mote
+
+go 1.26

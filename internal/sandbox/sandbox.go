@@ -1,0 +1,144 @@
+// Package sandbox defines what the node asks of a sandbox driver: load a
+// version once, then serve requests with it. Drivers live in subpackages
+// (wasm for WebAssembly through wazero); all of them pass the conformance
+// suite in sandbox/sandboxtest.
+//
+// Requests and responses are buffered: a request's body is read whole before
+// the guest starts (WAGI needs CONTENT_LENGTH) and a response is complete
+// before the gateway writes it.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"time"
+
+	"github.com/mote-run/mote/api"
+)
+
+// Errors a Runner's Serve returns, by class. The gateway maps each class to
+// a status (see the package gateway); other errors are 500s.
+var (
+	// ErrInvalidModule: the artifact is not something this driver can run.
+	ErrInvalidModule = errors.New("invalid module")
+	// ErrGuestFailed: the guest trapped, exited non-zero or wrote a malformed
+	// response. Serve returns a *GuestError wrapping it.
+	ErrGuestFailed = errors.New("guest failed")
+	// ErrTimeout: the guest ran past its wall-clock limit and was stopped.
+	ErrTimeout = errors.New("guest timed out")
+	// ErrNoCapacity: every instance slot is busy and the wait queue is full.
+	ErrNoCapacity = errors.New("no capacity")
+	// ErrClosed: the runner was closed; the request was not started.
+	ErrClosed = errors.New("runner closed")
+)
+
+// GuestError says how a guest failed. It wraps ErrGuestFailed.
+type GuestError struct {
+	// Kind is "trap", "exit", "output" (malformed or oversized response) or
+	// "start" (the instance could not be created).
+	Kind string
+	// ExitCode is the guest's exit code when Kind is "exit".
+	ExitCode uint32
+	// Detail is a one-line description fit for a log (never for a client).
+	Detail string
+}
+
+func (e *GuestError) Error() string {
+	return fmt.Sprintf("guest failed (%s): %s", e.Kind, e.Detail)
+}
+
+func (e *GuestError) Unwrap() error { return ErrGuestFailed }
+
+// Spec is everything a driver needs to load one version of a service.
+type Spec struct {
+	Service string
+	Version int
+	ABI     string // api.ABIWAGI or api.ABIPooled
+	// Digest identifies the module; drivers cache compiled code by it.
+	Digest string
+	Module []byte
+	// Files are the package's files, served read-only at the guest's "/".
+	// Nil means no files.
+	Files fs.FS
+	// Env is the manifest's [env]; the guest sees nothing of the host's.
+	Env map[string]string
+	// MemoryLimit caps an instance's linear memory, in bytes.
+	MemoryLimit uint64
+	// Timeout caps one request's wall-clock time.
+	Timeout time.Duration
+	// MaxOutput caps the bytes a guest may write as its response.
+	MaxOutput int64
+	// MaxInstances caps concurrent instances; MaxQueue caps requests
+	// waiting for one. Zero means the driver's default.
+	MaxInstances int
+	MaxQueue     int
+	// Logs receives the guest's stderr and the driver's own lines.
+	Logs LogSink
+}
+
+// LogSink receives log lines. Implementations must be safe for concurrent
+// use and must not block for long: they sit on the request path.
+type LogSink interface {
+	Log(api.LogEntry)
+}
+
+// LogFunc adapts a function to LogSink.
+type LogFunc func(api.LogEntry)
+
+// Log calls f(e).
+func (f LogFunc) Log(e api.LogEntry) { f(e) }
+
+// Request is one HTTP request as the gateway hands it to a guest.
+type Request struct {
+	ID         string
+	Method     string
+	Proto      string // "HTTP/1.1"
+	Scheme     string // "http" or "https"
+	Host       string // the Host header, as sent
+	RemoteAddr string // "ip:port"
+	// Route is the service's route prefix that matched ("/hello"); it is
+	// the CGI SCRIPT_NAME.
+	Route string
+	// RawPath is the escaped path after Route ("/a%20b"); "" when the
+	// request hit the route itself.
+	RawPath  string
+	RawQuery string
+	Header   http.Header
+	Body     []byte
+	// ServerName and ServerPort name the gateway as the client addressed it.
+	ServerName string
+	ServerPort string
+}
+
+// Response is a guest's complete answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Driver loads versions. It is safe for concurrent use.
+type Driver interface {
+	// Load validates and compiles spec's module and returns a Runner for it.
+	// A module this driver cannot run yields an error wrapping
+	// ErrInvalidModule whose message names the problem.
+	Load(ctx context.Context, spec Spec) (Runner, error)
+	// Close releases everything the driver holds. Runners must be closed first.
+	Close(ctx context.Context) error
+}
+
+// Runner serves requests for one loaded version. It is safe for concurrent use.
+type Runner interface {
+	// Serve runs req in an instance and returns the guest's response, or an
+	// error of one of the classes above.
+	Serve(ctx context.Context, req *Request) (*Response, error)
+	// Instances lists the instances alive now.
+	Instances() []api.Instance
+	// Close waits for in-flight requests (until ctx is done), then releases
+	// the version's instances and compiled code. Serve after Close returns
+	// ErrClosed.
+	Close(ctx context.Context) error
+}
