@@ -1,0 +1,70 @@
+package manifest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Format writes m as a mote.toml with every key explicit, tables in a
+// fixed order and [env] sorted. Parse reads a valid manifest's Format back
+// to an equal Manifest.
+func (m *Manifest) Format() []byte {
+	var b strings.Builder
+	kv := func(k, v string) { fmt.Fprintf(&b, "%s = %s\n", k, v) }
+	kv("name", quote(m.Name))
+	kv("route", quote(m.Route))
+	if m.Description != "" {
+		kv("description", quote(m.Description))
+	}
+	if w := m.Wasm; w != nil {
+		b.WriteString("\n[wasm]\n")
+		kv("module", quote(w.Module))
+		kv("abi", quote(w.ABI))
+		if len(w.Files) > 0 {
+			kv("files", quoteList(w.Files))
+		}
+	}
+	if c := m.Container; c != nil {
+		b.WriteString("\n[container]\n")
+		kv("image", quote(c.Image))
+	}
+	b.WriteString("\n[limits]\n")
+	kv("memory", quote(m.Limits.Memory.String()))
+	kv("timeout", quote(m.Limits.Timeout.String()))
+	kv("body", quote(m.Limits.Body.String()))
+	kv("response", quote(m.Limits.Response.String()))
+	if len(m.Env) > 0 {
+		b.WriteString("\n[env]\n")
+		keys := make([]string, 0, len(m.Env))
+		for k := range m.Env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			kv(quoteKey(k), quote(m.Env[k]))
+		}
+	}
+	b.WriteString("\n[scale]\n")
+	kv("min", fmt.Sprint(m.Scale.Min))
+	kv("max", fmt.Sprint(m.Scale.Max))
+	kv("idle", quote(m.Scale.Idle.String()))
+	b.WriteString("\n[auth]\n")
+	kv("require_key", fmt.Sprint(m.Auth.RequireKey))
+	if bd := m.Build; bd != nil {
+		b.WriteString("\n[build]\n")
+		kv("command", quote(bd.Command))
+		if len(bd.Watch) > 0 {
+			kv("watch", quoteList(bd.Watch))
+		}
+	}
+	return []byte(b.String())
+}
+
+func quoteList(list []string) string {
+	q := make([]string, len(list))
+	for i, s := range list {
+		q[i] = quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}

@@ -1,0 +1,193 @@
+// Package manifest reads and checks mote.toml, the file that defines a
+// service: its name and route, what runs it (a Wasm module or a container
+// image), its limits, environment, scaling and auth, and how to build it.
+//
+// Parse and Load apply the defaults and check every rule, reporting all
+// problems at once in an *Error whose lines look like
+//
+//	mote.toml:4: [limits] memory: "64 MB" is not a size; write it like "64MiB"
+//
+// A Manifest returned without error is valid: Validate accepts it and
+// Format writes it back as TOML that parses to the same Manifest.
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// FileName is the manifest's name inside a service directory.
+const FileName = "mote.toml"
+
+// MaxSize bounds a manifest file; Parse rejects larger input.
+const MaxSize = 1 << 20
+
+// Defaults Parse applies to keys a manifest leaves out.
+const (
+	DefaultABI      = "wagi"
+	DefaultMemory   = 128 * MiB
+	DefaultTimeout  = Duration(30e9)
+	DefaultBody     = 10 * MiB
+	DefaultResponse = 16 * MiB
+	DefaultScaleMin = 0
+	DefaultScaleMax = 20
+	DefaultIdle     = Duration(5 * 60e9)
+)
+
+// Manifest is one service's mote.toml, with defaults applied.
+type Manifest struct {
+	// Name is the service's name: 1 to 63 of [a-z0-9-], starting and ending
+	// with a letter or digit.
+	Name string
+	// Route is the gateway path prefix that reaches the service. Default
+	// "/" + Name.
+	Route string
+	// Description is free text for listings; optional, at most 1024 bytes.
+	Description string
+	// Wasm is set when a Wasm module runs the service; exactly one of Wasm
+	// and Container is non-nil.
+	Wasm *Wasm
+	// Container is set when an OCI image runs the service.
+	Container *Container
+	Limits    Limits
+	// Env holds the variables the service sees (at most 256); nil when the
+	// manifest sets none.
+	Env   map[string]string
+	Scale Scale
+	Auth  Auth
+	// Build says how to build the module; nil when there is no [build].
+	Build *Build
+}
+
+// Wasm is the [wasm] table.
+type Wasm struct {
+	// Module is the module's path relative to the manifest's directory,
+	// slash-separated and cleaned (path.Clean); it ends in ".wasm".
+	Module string
+	// ABI is how the module serves requests: "wagi" (the default; a fresh
+	// instance per request, CGI over WASI) or "pooled".
+	ABI string
+	// Files lists package files the guest may read, read-only, at the same
+	// relative path under "/": slash-separated paths or globs relative to
+	// the manifest's directory, cleaned (see Match for the glob syntax).
+	// nil when there are none.
+	Files []string
+}
+
+// Container is the [container] table.
+type Container struct {
+	// Image is an OCI image layout dir, an OCI or docker archive, or a
+	// registry reference.
+	Image string
+}
+
+// Limits is the [limits] table.
+type Limits struct {
+	// Memory bounds one instance's memory: 64KiB to 4GiB, default 128MiB.
+	Memory ByteSize
+	// Timeout bounds one request's wall-clock time: 1ms to 15m, default 30s.
+	Timeout Duration
+	// Body bounds a request body: at most 1GiB, default 10MiB.
+	Body ByteSize
+	// Response bounds a response: 1KiB to 1GiB, default 16MiB.
+	Response ByteSize
+}
+
+// Scale is the [scale] table.
+type Scale struct {
+	// Min is the number of instances kept warm: 0 (the default) to Max.
+	Min int
+	// Max caps the instances: 1 to 1000, default 20.
+	Max int
+	// Idle is how long an instance stays idle before it is stopped (down to
+	// Min): at least 1s, default 5m.
+	Idle Duration
+}
+
+// Auth is the [auth] table.
+type Auth struct {
+	// RequireKey makes callers present an API key.
+	RequireKey bool
+}
+
+// Build is the [build] table.
+type Build struct {
+	// Command is a shell command run in the manifest's directory; it must
+	// produce the module.
+	Command string
+	// Watch lists globs of the sources the module is built from, relative
+	// to the manifest's directory and cleaned (see Match). nil means every
+	// file that is not hidden, not the module and not mote.toml.
+	Watch []string
+}
+
+// Parse reads a manifest, applies the defaults and checks every rule. The
+// error is an *Error (matching ErrInvalid) listing each problem with its
+// line; its File is "mote.toml".
+func Parse(data []byte) (*Manifest, error) {
+	m, problems := parse(data)
+	if len(problems) > 0 {
+		return nil, &Error{File: FileName, Problems: problems}
+	}
+	return m, nil
+}
+
+// Load reads the manifest at path: a directory holding mote.toml, or the
+// manifest file itself; "" means ".". It returns the manifest and the
+// absolute directory that holds it (module and file paths are relative to
+// it). A missing manifest is an error matching ErrNotFound that says how to
+// make one; an invalid one is an *Error whose File is the path read.
+func Load(path string) (m *Manifest, dir string, err error) {
+	if path == "" {
+		path = "."
+	}
+	file := path
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, "", fmt.Errorf("%w at %s: the path does not exist; Try: mote new NAME, or pass the directory that holds %s", ErrNotFound, path, FileName)
+	case err != nil:
+		return nil, "", fmt.Errorf("read manifest: %w", err)
+	case info.IsDir():
+		file = filepath.Join(path, FileName)
+	}
+	dir, err = filepath.Abs(filepath.Dir(file))
+	if err != nil {
+		return nil, "", fmt.Errorf("read manifest: %w", err)
+	}
+	f, err := os.Open(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", fmt.Errorf("%w in %s; Try: mote new NAME to create a service there, or pass the directory that holds %s", ErrNotFound, dir, FileName)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read manifest: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("read %s: %w", file, err)
+	}
+	m, problems := parse(data)
+	if len(problems) > 0 {
+		return nil, "", &Error{File: file, Problems: problems}
+	}
+	return m, dir, nil
+}
+
+// Validate checks every rule on m as Parse leaves it (defaults applied).
+// The error is an *Error whose problems have no line numbers.
+func (m *Manifest) Validate() error {
+	var problems []Problem
+	validate(m, func(path []string, table bool, msg string) {
+		problems = append(problems, Problem{Key: displayKey(path, table), Message: msg})
+	})
+	if len(problems) > 0 {
+		sortProblems(problems)
+		return &Error{File: FileName, Problems: problems}
+	}
+	return nil
+}
