@@ -1,11 +1,11 @@
-// Package build runs a service's [build] command when its Wasm module is
+// Package builder runs a service's [build] command when its Wasm module is
 // missing or older than its sources, as `mote build` and `mote deploy` do
 // before packaging.
 //
 // The command runs in the manifest's directory through the host's shell
 // (sh -c on Unix, cmd /C on Windows) with the host's environment, so a
 // manifest's build is whatever a developer would type in that directory.
-package build
+package builder
 
 import (
 	"context"
