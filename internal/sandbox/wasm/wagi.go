@@ -1,0 +1,275 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/internal/sandbox"
+	"github.com/mote-run/mote/internal/wagi"
+)
+
+// Defaults for a Spec's zero limits.
+const (
+	DefaultMaxInstances = 20
+	DefaultMaxOutput    = 16 << 20
+	DefaultTimeout      = 30 * time.Second
+	// maxStderr caps what one request's stderr adds to the logs.
+	maxStderr = 64 << 10
+)
+
+// wagiRunner serves a version with a fresh instance per request.
+type wagiRunner struct {
+	d        *Driver
+	e        *engine
+	compiled wazero.CompiledModule
+	pages    uint32
+	spec     sandbox.Spec
+	base     wazero.ModuleConfig
+	slots    slots
+	tracker  tracker
+}
+
+func newWAGIRunner(d *Driver, e *engine, cm wazero.CompiledModule, pages uint32, spec sandbox.Spec) *wagiRunner {
+	if spec.Timeout <= 0 {
+		spec.Timeout = DefaultTimeout
+	}
+	if spec.MaxOutput <= 0 {
+		spec.MaxOutput = DefaultMaxOutput
+	}
+	if spec.MaxInstances <= 0 {
+		spec.MaxInstances = DefaultMaxInstances
+	}
+	if spec.MaxQueue <= 0 {
+		spec.MaxQueue = 10 * spec.MaxInstances
+	}
+	if spec.Logs == nil {
+		spec.Logs = sandbox.LogFunc(func(api.LogEntry) {})
+	}
+	return &wagiRunner{
+		d:        d,
+		e:        e,
+		compiled: cm,
+		pages:    pages,
+		spec:     spec,
+		base:     baseConfig(spec),
+		slots:    newSlots(spec.MaxInstances, spec.MaxQueue),
+		tracker:  tracker{service: spec.Service, version: spec.Version, live: map[*liveInstance]struct{}{}},
+	}
+}
+
+// baseConfig is the part of a module's configuration that is the same for
+// every request: real clocks, secure random, the package's files.
+func baseConfig(spec sandbox.Spec) wazero.ModuleConfig {
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithRandSource(rand.Reader)
+	if spec.Files != nil {
+		cfg = cfg.WithFSConfig(wazero.NewFSConfig().WithFSMount(spec.Files, "/"))
+	}
+	return cfg
+}
+
+// Serve runs one request in a fresh instance.
+func (r *wagiRunner) Serve(ctx context.Context, req *sandbox.Request) (*sandbox.Response, error) {
+	if err := r.slots.acquire(ctx, r.spec.Timeout); err != nil {
+		return nil, err
+	}
+	defer r.slots.release()
+	inst := r.tracker.start(req.ID)
+	defer r.tracker.finish(inst)
+
+	ctx, cancel := context.WithTimeout(ctx, r.spec.Timeout)
+	defer cancel()
+
+	out := outputPool.Get().(*cappedBuffer)
+	out.reset(r.spec.MaxOutput, cancel)
+	defer outputPool.Put(out)
+	errw := &logWriter{sink: r.spec.Logs, entry: api.LogEntry{
+		Service: r.spec.Service, Version: r.spec.Version, RequestID: req.ID, Stream: api.StreamStderr,
+	}}
+
+	cfg := r.base.
+		WithStdin(bytes.NewReader(req.Body)).
+		WithStdout(out).
+		WithStderr(errw)
+	ictx := experimental.WithMemoryAllocator(withProc(ctx, wagi.Args(req), wagi.Env(req, r.spec.Env)), memoryAllocator)
+
+	mod, err := r.e.rt.InstantiateModule(ictx, r.compiled, cfg)
+	if mod != nil {
+		_ = mod.Close(context.Background())
+	}
+	errw.flush()
+	if err != nil {
+		return nil, r.classify(ctx, err, out)
+	}
+	resp, err := wagi.ParseOutput(out.buf)
+	if err != nil {
+		return nil, &sandbox.GuestError{Kind: "output", Detail: err.Error()}
+	}
+	resp.Body = bytes.Clone(resp.Body)
+	return resp, nil
+}
+
+// classify maps an instantiation error to the sandbox error classes.
+func (r *wagiRunner) classify(ctx context.Context, err error, out *cappedBuffer) error {
+	if out.overflow {
+		return &sandbox.GuestError{Kind: "output", Detail: fmt.Sprintf("the response is larger than %d bytes ([limits] response)", r.spec.MaxOutput)}
+	}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case sys.ExitCodeDeadlineExceeded:
+			return fmt.Errorf("%w after %s", sandbox.ErrTimeout, r.spec.Timeout)
+		case sys.ExitCodeContextCanceled:
+			return context.Canceled
+		}
+		return &sandbox.GuestError{Kind: "exit", ExitCode: exit.ExitCode(), Detail: "exited with code " + strconv.FormatUint(uint64(exit.ExitCode()), 10)}
+	}
+	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w after %s", sandbox.ErrTimeout, r.spec.Timeout)
+	}
+	return &sandbox.GuestError{Kind: "trap", Detail: firstLine(err.Error())}
+}
+
+// Instances lists requests in flight: under WAGI each is its own instance.
+func (r *wagiRunner) Instances() []api.Instance { return r.tracker.list() }
+
+// Close stops new requests, waits for in-flight ones until ctx is done, then
+// releases the compiled code.
+func (r *wagiRunner) Close(ctx context.Context) error {
+	err := r.slots.close(ctx)
+	r.d.release(context.Background(), r.spec.Digest, r.pages, r.compiled)
+	return err
+}
+
+func firstLine(s string) string {
+	if i := bytes.IndexByte([]byte(s), '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// slots bounds concurrent instances and the queue of requests waiting for one.
+type slots struct {
+	sem      chan struct{}
+	waiting  atomic.Int64
+	maxQueue int64
+	closed   atomic.Bool
+	inflight sync.WaitGroup
+	mu       sync.RWMutex // held for reading while admitting, for writing by close
+}
+
+func newSlots(max, queue int) slots {
+	return slots{sem: make(chan struct{}, max), maxQueue: int64(queue)}
+}
+
+func (s *slots) acquire(ctx context.Context, wait time.Duration) error {
+	s.mu.RLock()
+	if s.closed.Load() {
+		s.mu.RUnlock()
+		return sandbox.ErrClosed
+	}
+	s.inflight.Add(1)
+	s.mu.RUnlock()
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	if s.waiting.Add(1) > s.maxQueue {
+		s.waiting.Add(-1)
+		s.inflight.Done()
+		return fmt.Errorf("%w: all %d instances are busy and %d requests are waiting", sandbox.ErrNoCapacity, cap(s.sem), s.maxQueue)
+	}
+	defer s.waiting.Add(-1)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		s.inflight.Done()
+		return ctx.Err()
+	case <-t.C:
+		s.inflight.Done()
+		return fmt.Errorf("%w: no instance became free within %s", sandbox.ErrNoCapacity, wait)
+	}
+}
+
+func (s *slots) release() {
+	<-s.sem
+	s.inflight.Done()
+}
+
+// close refuses new requests and waits for admitted ones until ctx is done.
+func (s *slots) close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed.Store(true)
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wasm: close with requests in flight: %w", ctx.Err())
+	}
+}
+
+// tracker records live instances for `mote ps`.
+type tracker struct {
+	service string
+	version int
+	seq     atomic.Uint64
+	mu      sync.Mutex
+	live    map[*liveInstance]struct{}
+}
+
+type liveInstance struct {
+	id        string
+	requestID string
+	started   time.Time
+}
+
+func (t *tracker) start(requestID string) *liveInstance {
+	inst := &liveInstance{requestID: requestID, started: time.Now()}
+	inst.id = t.service + "." + strconv.Itoa(t.version) + "." + strconv.FormatUint(t.seq.Add(1), 10)
+	t.mu.Lock()
+	t.live[inst] = struct{}{}
+	t.mu.Unlock()
+	return inst
+}
+
+func (t *tracker) finish(inst *liveInstance) {
+	t.mu.Lock()
+	delete(t.live, inst)
+	t.mu.Unlock()
+}
+
+func (t *tracker) list() []api.Instance {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]api.Instance, 0, len(t.live))
+	for inst := range t.live {
+		out = append(out, api.Instance{
+			ID: inst.id, Service: t.service, Version: t.version, State: "busy",
+			Started: inst.started, Requests: 0, RequestID: inst.requestID,
+		})
+	}
+	return out
+}
