@@ -1,0 +1,290 @@
+// Package gateway is mote's public HTTP front door: it routes a request by
+// the longest matching route prefix to a service's runner, enforces the body
+// limit, tags every response with X-Request-Id, and turns failures into the
+// JSON errors of PRODUCT.md (404 unknown route, 413 body too large, 502 guest
+// failed, 503 no capacity, 504 guest timed out).
+package gateway
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/internal/sandbox"
+)
+
+// Server limits. Every listener has timeouts and size limits.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ReadTimeout       = 60 * time.Second
+	IdleTimeout       = 120 * time.Second
+	MaxHeaderBytes    = 64 << 10
+	// writeGrace is how long a client gets to take a response.
+	writeGrace = 30 * time.Second
+	// DefaultMaxBody applies when a target has no limit of its own.
+	DefaultMaxBody = 10 << 20
+)
+
+// Options configure a Gateway. The zero value is valid.
+type Options struct {
+	// Logs receives the gateway's lines about services (guest failures).
+	Logs sandbox.LogSink
+	// Logger receives node-level diagnostics; nil discards them.
+	Logger *slog.Logger
+}
+
+// Gateway is an http.Handler serving the current route table.
+type Gateway struct {
+	table  atomic.Pointer[Table]
+	logs   sandbox.LogSink
+	logger *slog.Logger
+}
+
+// New returns a Gateway with an empty table.
+func New(opts Options) *Gateway {
+	g := &Gateway{logs: opts.Logs, logger: opts.Logger}
+	if g.logs == nil {
+		g.logs = sandbox.LogFunc(func(api.LogEntry) {})
+	}
+	if g.logger == nil {
+		g.logger = slog.New(slog.DiscardHandler)
+	}
+	g.table.Store(NewTable(nil))
+	return g
+}
+
+// SetTable swaps in a new route table. Requests already routed finish on the
+// target they started on.
+func (g *Gateway) SetTable(t *Table) { g.table.Store(t) }
+
+// Table returns the current route table.
+func (g *Gateway) Table() *Table { return g.table.Load() }
+
+// Server returns an http.Server for the gateway with mote's timeouts and
+// header limit.
+func (g *Gateway) Server() *http.Server {
+	return &http.Server{
+		Handler:           g,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelDebug),
+	}
+}
+
+// ServeHTTP routes a request by its path.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := NewRequestID()
+	w.Header().Set("X-Request-Id", id)
+	path := r.URL.EscapedPath()
+	tg, rest, ok := g.table.Load().Lookup(path)
+	if !ok {
+		WriteError(w, api.Errorf(api.CodeNotFound, "no service is routed at %s", truncate(path, 200)))
+		return
+	}
+	g.serve(w, r, tg, rest, id, start)
+}
+
+// ServeService sends a request to a service by name, as if it had arrived at
+// the service's route followed by rawPath (escaped, "" or starting with "/").
+// The admin API's invoke endpoint uses it.
+func (g *Gateway) ServeService(w http.ResponseWriter, r *http.Request, service, rawPath string) {
+	start := time.Now()
+	id := NewRequestID()
+	w.Header().Set("X-Request-Id", id)
+	tg, ok := g.table.Load().Service(service)
+	if !ok {
+		WriteError(w, api.Errorf(api.CodeNotFound, "service %q is not serving on this node", service))
+		return
+	}
+	g.serve(w, r, tg, rawPath, id, start)
+}
+
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, tg *Target, rest, id string, start time.Time) {
+	status := g.invoke(w, r, tg, rest, id)
+	if tg.Metrics != nil {
+		tg.Metrics.Request(status)
+		tg.Metrics.Duration.Observe(time.Since(start).Seconds())
+	}
+}
+
+// invoke runs the request and writes the response; it returns the status.
+func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, rest, id string) int {
+	limit := tg.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBody
+	}
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return WriteError(w, api.Errorf(api.CodeBodyTooLarge, "the request body is larger than %s's limit of %d bytes", tg.Service, limit))
+		}
+		return WriteError(w, api.Errorf(api.CodeBadRequest, "reading the request body: %v", err))
+	}
+	host, port := splitHost(r)
+	route := tg.Route
+	if route == "/" { // the root route adds nothing before PATH_INFO
+		route = ""
+	}
+	req := &sandbox.Request{
+		ID:         id,
+		Method:     r.Method,
+		Proto:      r.Proto,
+		Scheme:     scheme(r),
+		Host:       r.Host,
+		RemoteAddr: r.RemoteAddr,
+		Route:      route,
+		RawPath:    rest,
+		RawQuery:   r.URL.RawQuery,
+		Header:     r.Header,
+		Body:       body,
+		ServerName: host,
+		ServerPort: port,
+	}
+	resp, err := tg.Runner.Serve(r.Context(), req)
+	if err != nil {
+		return g.fail(w, r, tg, id, err)
+	}
+	h := w.Header()
+	for k, v := range resp.Header {
+		h[k] = v
+	}
+	h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeGrace))
+	w.WriteHeader(resp.Status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(resp.Body)
+	}
+	return resp.Status
+}
+
+// fail answers a request the guest could not, and says why in the logs.
+func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, tg *Target, id string, err error) int {
+	var (
+		apiErr *api.Error
+		kind   string
+		level  = "error"
+		ge     *sandbox.GuestError
+	)
+	switch {
+	case errors.As(err, &ge):
+		kind = ge.Kind
+		apiErr = api.Errorf(api.CodeGuestFailed, "the service failed to answer (%s); its logs have the details (request %s)", ge.Kind, id)
+	case errors.Is(err, sandbox.ErrTimeout):
+		kind = "timeout"
+		apiErr = api.Errorf(api.CodeGuestTimeout, "the service did not answer within its time limit (request %s)", id)
+	case errors.Is(err, sandbox.ErrNoCapacity), errors.Is(err, sandbox.ErrClosed):
+		kind, level = "capacity", "warn"
+		apiErr = api.Errorf(api.CodeNoCapacity, "the service has no free instance; retry shortly")
+		w.Header().Set("Retry-After", "1")
+	case r.Context().Err() != nil:
+		// The client went away; nobody reads the answer. 499 is nginx's
+		// "client closed request", kept for the metrics.
+		g.log(tg, id, "info", "the client closed the connection before the response")
+		return 499
+	default:
+		kind = "internal"
+		apiErr = api.Errorf(api.CodeInternal, "internal error serving the request (request %s)", id)
+	}
+	if tg.Metrics != nil {
+		tg.Metrics.Failure(kind)
+	}
+	g.log(tg, id, level, fmt.Sprintf("%s %s: %v", r.Method, truncate(r.URL.EscapedPath(), 200), err))
+	return WriteError(w, apiErr)
+}
+
+func (g *Gateway) log(tg *Target, id, level, msg string) {
+	g.logs.Log(api.LogEntry{
+		Time: time.Now(), Service: tg.Service, Version: tg.Version, RequestID: id,
+		Stream: api.StreamMote, Level: level, Message: msg,
+	})
+}
+
+// readBody reads the whole body up to limit bytes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	if r.ContentLength > 0 {
+		buf := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(rd)
+}
+
+func splitHost(r *http.Request) (host, port string) {
+	host, port, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host, port = r.Host, ""
+	}
+	if port == "" {
+		port = "80"
+		if r.TLS != nil {
+			port = "443"
+		}
+	}
+	if host == "" {
+		host = "localhost"
+	}
+	return host, port
+}
+
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// WriteError writes err as mote's JSON error body and returns the status.
+func WriteError(w http.ResponseWriter, err *api.Error) int {
+	status := err.Status
+	if status == 0 {
+		status = api.StatusOf(err.Code)
+	}
+	b, _ := json.Marshal(api.ErrorBody{Error: err})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+	return status
+}
+
+// NewRequestID returns a random 16-hex-digit request id.
+func NewRequestID() string {
+	var b [8]byte
+	u := rand.Uint64()
+	for i := range b {
+		b[i] = byte(u >> (8 * i))
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
