@@ -1,0 +1,268 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/internal/gateway"
+	"github.com/mote-run/mote/internal/manifest"
+	"github.com/mote-run/mote/internal/sandbox"
+)
+
+// retryAfter is how long a failed load is remembered before the next request
+// tries again.
+const retryAfter = 5 * time.Second
+
+// drainTimeout bounds how long a replaced version may finish its requests.
+const drainTimeout = 15 * time.Minute
+
+// versionRunner is a version as the gateway sees it: a sandbox.Runner that
+// loads the real one on first use.
+type versionRunner struct {
+	c        *Controller
+	version  api.Version
+	manifest *manifest.Manifest
+	target   *gateway.Target
+
+	mu       sync.Mutex
+	runner   sandbox.Runner
+	root     *os.Root // package files, when the version has any
+	loadErr  error
+	failedAt time.Time
+	loading  chan struct{} // non-nil while a load is in progress
+	closed   bool
+}
+
+var _ sandbox.Runner = (*versionRunner)(nil)
+
+func (c *Controller) newVersionRunner(v api.Version) (*versionRunner, error) {
+	m, err := manifestOf(v)
+	if err != nil {
+		return nil, err
+	}
+	vr := &versionRunner{c: c, version: v, manifest: m}
+	vr.target = &gateway.Target{
+		Service: v.Service,
+		Route:   m.Route,
+		Version: v.Number,
+		Runner:  vr,
+		MaxBody: int64(m.Limits.Body),
+	}
+	if c.opts.Metrics != nil {
+		vr.target.Metrics = c.opts.Metrics.For(v.Service)
+	}
+	return vr, nil
+}
+
+// get returns the loaded runner, loading it if needed. Concurrent callers
+// share one load; a failed load is remembered for retryAfter.
+func (vr *versionRunner) get(ctx context.Context) (sandbox.Runner, error) {
+	for {
+		vr.mu.Lock()
+		switch {
+		case vr.closed:
+			vr.mu.Unlock()
+			return nil, sandbox.ErrClosed
+		case vr.runner != nil:
+			r := vr.runner
+			vr.mu.Unlock()
+			return r, nil
+		case vr.loadErr != nil && time.Since(vr.failedAt) < retryAfter:
+			err := vr.loadErr
+			vr.mu.Unlock()
+			return nil, err
+		case vr.loading != nil:
+			ch := vr.loading
+			vr.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		ch := make(chan struct{})
+		vr.loading = ch
+		vr.mu.Unlock()
+
+		// The load is shared, so one caller's cancellation must not fail it.
+		r, root, err := vr.load(context.WithoutCancel(ctx))
+
+		vr.mu.Lock()
+		vr.loading = nil
+		close(ch)
+		if err != nil {
+			vr.loadErr, vr.failedAt = err, time.Now()
+			vr.mu.Unlock()
+			return nil, err
+		}
+		if vr.closed { // closed while loading
+			vr.mu.Unlock()
+			_ = r.Close(context.Background())
+			closeRoot(root)
+			return nil, sandbox.ErrClosed
+		}
+		vr.runner, vr.root, vr.loadErr = r, root, nil
+		vr.mu.Unlock()
+		return r, nil
+	}
+}
+
+// load fetches the version's artifact and hands it to the driver.
+func (vr *versionRunner) load(ctx context.Context) (sandbox.Runner, *os.Root, error) {
+	v, m := vr.version, vr.manifest
+	module, err := vr.c.opts.Store.Blob(ctx, v.Module)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read module %s: %w", v.Module, err)
+	}
+	var root *os.Root
+	spec := sandbox.Spec{
+		Service:      v.Service,
+		Version:      v.Number,
+		ABI:          m.Wasm.ABI,
+		Digest:       v.Module,
+		Module:       module,
+		Env:          m.Env,
+		MemoryLimit:  uint64(m.Limits.Memory),
+		Timeout:      time.Duration(m.Limits.Timeout),
+		MaxOutput:    int64(m.Limits.Response),
+		MaxInstances: m.Scale.Max,
+		Logs:         vr.c.opts.Logs,
+	}
+	if len(v.Files) > 0 {
+		root, err = vr.c.materialize(ctx, v)
+		if err != nil {
+			return nil, nil, err
+		}
+		spec.Files = root.FS()
+	}
+	start := time.Now()
+	r, err := vr.c.opts.Driver.Load(ctx, spec)
+	if err != nil {
+		closeRoot(root)
+		return nil, nil, err
+	}
+	if vr.c.opts.Metrics != nil {
+		vr.c.opts.Metrics.Compile.Observe(time.Since(start).Seconds())
+	}
+	return r, root, nil
+}
+
+// Serve implements sandbox.Runner by loading on first use.
+func (vr *versionRunner) Serve(ctx context.Context, req *sandbox.Request) (*sandbox.Response, error) {
+	r, err := vr.get(ctx)
+	if err != nil {
+		if errors.Is(err, sandbox.ErrClosed) || ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, &sandbox.GuestError{Kind: "start", Detail: err.Error()}
+	}
+	return r.Serve(ctx, req)
+}
+
+// Instances implements sandbox.Runner.
+func (vr *versionRunner) Instances() []api.Instance {
+	vr.mu.Lock()
+	r := vr.runner
+	vr.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.Instances()
+}
+
+// Close implements sandbox.Runner: it waits for in-flight requests until ctx
+// is done, then releases the version.
+func (vr *versionRunner) Close(ctx context.Context) error {
+	vr.mu.Lock()
+	vr.closed = true
+	r, root := vr.runner, vr.root
+	vr.runner, vr.root = nil, nil
+	vr.mu.Unlock()
+	var err error
+	if r != nil {
+		err = r.Close(ctx)
+	}
+	closeRoot(root)
+	return err
+}
+
+// drain closes a version that no longer takes new requests.
+func (vr *versionRunner) drain() {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := vr.Close(ctx); err != nil {
+		vr.c.logger.Warn("drain version", "service", vr.version.Service, "version", vr.version.Number, "err", err)
+	}
+}
+
+func closeRoot(r *os.Root) {
+	if r != nil {
+		_ = r.Close()
+	}
+}
+
+// materialize writes a version's package files under FilesDir, once per
+// artifact, and opens the directory as an os.Root: the guest's view of it
+// cannot escape through ".." or symlinks.
+func (c *Controller) materialize(ctx context.Context, v api.Version) (*os.Root, error) {
+	dir := filepath.Join(c.opts.FilesDir, strings.TrimPrefix(v.Digest, "sha256:"))
+	// The directory appears by an atomic rename once complete, so its
+	// existence means it is whole.
+	if _, err := os.Stat(dir); err != nil {
+		tmp, err := os.MkdirTemp(c.opts.FilesDir, ".tmp-")
+		if err != nil {
+			return nil, fmt.Errorf("package files: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		root, err := os.OpenRoot(tmp)
+		if err != nil {
+			return nil, fmt.Errorf("package files: %w", err)
+		}
+		defer root.Close()
+		for p, digest := range v.Files {
+			if err := validFilePath(p); err != nil {
+				return nil, err
+			}
+			data, err := c.opts.Store.Blob(ctx, digest)
+			if err != nil {
+				return nil, fmt.Errorf("package file %s (%s): %w", p, digest, err)
+			}
+			if d := path.Dir(p); d != "." {
+				if err := root.MkdirAll(d, 0o755); err != nil {
+					return nil, fmt.Errorf("package file %s: %w", p, err)
+				}
+			}
+			if err := root.WriteFile(p, data, 0o444); err != nil {
+				return nil, fmt.Errorf("package file %s: %w", p, err)
+			}
+		}
+		if err := os.Rename(tmp, dir); err != nil {
+			if _, statErr := os.Stat(dir); statErr != nil { // not a lost race with another load
+				return nil, fmt.Errorf("package files: %w", err)
+			}
+		}
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("package files: %w", err)
+	}
+	return root, nil
+}
+
+// validFilePath accepts clean, relative, slash-separated paths.
+func validFilePath(p string) error {
+	if !fs.ValidPath(p) || p == "." || strings.Contains(p, "\\") {
+		return fmt.Errorf("package file path %q is not a clean relative path", p)
+	}
+	return nil
+}
