@@ -1,0 +1,359 @@
+// Package node wires a mote node together: the store (embedded NATS
+// JetStream), the Wasm sandbox driver, the controller that reconciles
+// desired state, the gateway listener and the admin listener.
+//
+// Start returns once the node serves its stored state (the moment /readyz
+// turns 200). Shutdown drains in-flight requests, then stops everything in
+// reverse order; a node killed instead loses nothing acknowledged (see the
+// store package).
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/internal/admin"
+	"github.com/mote-run/mote/internal/control"
+	"github.com/mote-run/mote/internal/gateway"
+	"github.com/mote-run/mote/internal/metrics"
+	"github.com/mote-run/mote/internal/sandbox"
+	"github.com/mote-run/mote/internal/sandbox/wasm"
+	"github.com/mote-run/mote/internal/store"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultHTTPAddr  = ":8080"
+	DefaultAdminAddr = "127.0.0.1:8081"
+	// TokenFileName is the admin token's file in the data dir (mode 0600).
+	TokenFileName = "admin.token"
+	// InfoFileName is where a running node records its addresses, so
+	// client commands can find a node started on other ports.
+	InfoFileName = "node.json"
+	// StartTimeout bounds how long Start waits to apply stored state.
+	StartTimeout = 60 * time.Second
+)
+
+// Config configures a node. Only DataDir is required.
+type Config struct {
+	// DataDir holds the store, the compilation cache, package files, the
+	// admin token and node.json. Created (0700) if missing.
+	DataDir string
+	// HTTPAddr is the gateway's listen address; default ":8080". Port 0
+	// picks a free port (see Node.GatewayURL).
+	HTTPAddr string
+	// AdminAddr is the admin API's listen address; default
+	// "127.0.0.1:8081" (loopback only).
+	AdminAddr string
+	// NATSAddr exposes the embedded NATS server to clients; "" (default)
+	// opens no port.
+	NATSAddr string
+	// Version is reported by /v1/info.
+	Version string
+	// Logger receives node diagnostics; nil discards them.
+	Logger *slog.Logger
+}
+
+// Node is a running mote node.
+type Node struct {
+	cfg     Config
+	logger  *slog.Logger
+	lock    *dirLock
+	token   string
+	started time.Time
+
+	store   *store.Store
+	driver  *wasm.Driver
+	metrics *metrics.Metrics
+	gateway *gateway.Gateway
+	control *control.Controller
+
+	gatewayLn, adminLn   net.Listener
+	gatewaySrv, adminSrv *http.Server
+	cancel               context.CancelFunc
+	runDone              chan struct{}
+	errc                 chan error
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// Start opens the data dir and starts every part of the node.
+func Start(ctx context.Context, cfg Config) (n *Node, err error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("node: no data dir configured")
+	}
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = DefaultHTTPAddr
+	}
+	if cfg.AdminAddr == "" {
+		cfg.AdminAddr = DefaultAdminAddr
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	n = &Node{cfg: cfg, logger: logger, started: time.Now().UTC(), errc: make(chan error, 2), runDone: make(chan struct{})}
+	// On failure, undo whatever was started.
+	defer func() {
+		if err != nil {
+			n.close(context.Background())
+		}
+	}()
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: data dir: %w", err)
+	}
+	if n.lock, err = lockDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if n.token, err = loadOrCreateToken(filepath.Join(cfg.DataDir, TokenFileName)); err != nil {
+		return nil, err
+	}
+	filesDir := filepath.Join(cfg.DataDir, "files")
+	if err := prepareFilesDir(filesDir); err != nil {
+		return nil, err
+	}
+
+	n.store, err = store.Open(ctx, store.Options{Dir: filepath.Join(cfg.DataDir, "store"), Listen: cfg.NATSAddr, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.driver, err = wasm.New(wasm.Options{CacheDir: filepath.Join(cfg.DataDir, "cache"), Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.metrics = metrics.New()
+	logs := sandbox.LogFunc(n.store.AppendLog)
+	n.gateway = gateway.New(gateway.Options{Logs: logs, Logger: logger})
+
+	if n.gatewayLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("node: gateway listener on %s: %w; Try: --http with another address", cfg.HTTPAddr, err)
+	}
+	if n.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		return nil, fmt.Errorf("node: admin listener on %s: %w; Try: --admin with another address", cfg.AdminAddr, err)
+	}
+
+	n.control = control.New(control.Options{
+		Store: n.store, Driver: n.driver, Gateway: n.gateway, Metrics: n.metrics,
+		FilesDir: filesDir, Logs: logs, Logger: logger, GatewayURL: n.GatewayURL,
+	})
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.cancel = cancel
+	go func() {
+		defer close(n.runDone)
+		if err := n.control.Run(runCtx); err != nil && runCtx.Err() == nil {
+			n.errc <- err
+		}
+	}()
+
+	n.gatewaySrv = n.gateway.Server()
+	n.adminSrv = admin.Server(admin.New(admin.Options{
+		Token: n.token, Control: n.control, Store: n.store, Gateway: n.gateway, Metrics: n.metrics,
+		Info: n.Info, Ready: n.control.Synced, Logger: logger,
+	}), logger)
+	go n.serve(n.gatewaySrv, n.gatewayLn, "gateway")
+	go n.serve(n.adminSrv, n.adminLn, "admin")
+
+	if err := n.waitSynced(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.writeInfo(); err != nil {
+		return nil, err
+	}
+	logger.Info("node ready", "gateway", n.GatewayURL(), "admin", n.AdminURL(), "data", cfg.DataDir)
+	return n, nil
+}
+
+func (n *Node) serve(srv *http.Server, ln net.Listener, name string) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		n.errc <- fmt.Errorf("node: %s listener: %w", name, err)
+	}
+}
+
+func (n *Node) waitSynced(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
+	defer cancel()
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for !n.control.Synced() {
+		select {
+		case err := <-n.errc:
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("node: stored state not applied: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Err returns a channel that reports a listener or reconciler failing while
+// the node runs.
+func (n *Node) Err() <-chan error { return n.errc }
+
+// Token returns the admin token.
+func (n *Node) Token() string { return n.token }
+
+// DataDir returns the node's data directory.
+func (n *Node) DataDir() string { return n.cfg.DataDir }
+
+// GatewayURL is the gateway's base URL, e.g. "http://127.0.0.1:8080".
+func (n *Node) GatewayURL() string { return listenerURL(n.gatewayLn) }
+
+// AdminURL is the admin API's base URL.
+func (n *Node) AdminURL() string { return listenerURL(n.adminLn) }
+
+// Info describes the node.
+func (n *Node) Info() api.NodeInfo {
+	return api.NodeInfo{
+		Version: n.cfg.Version, GatewayURL: n.GatewayURL(), AdminURL: n.AdminURL(),
+		DataDir: n.cfg.DataDir, Started: n.started, Services: n.gateway.Table().Len(),
+	}
+}
+
+// Shutdown stops accepting requests, waits for in-flight ones until ctx is
+// done, and stops the node. It is safe to call more than once.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.shutdownOnce.Do(func() { n.shutdownErr = n.close(ctx) })
+	return n.shutdownErr
+}
+
+func (n *Node) close(ctx context.Context) error {
+	var errs []error
+	if n.gatewaySrv != nil {
+		errs = append(errs, n.gatewaySrv.Shutdown(ctx))
+	} else if n.gatewayLn != nil {
+		errs = append(errs, n.gatewayLn.Close())
+	}
+	if n.adminSrv != nil {
+		// Admin streams (logs -f) never end on their own: drain briefly.
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		if err := n.adminSrv.Shutdown(actx); err != nil {
+			_ = n.adminSrv.Close()
+		}
+		cancel()
+	} else if n.adminLn != nil {
+		errs = append(errs, n.adminLn.Close())
+	}
+	if n.cancel != nil {
+		n.cancel()
+		<-n.runDone
+	}
+	if n.control != nil {
+		errs = append(errs, n.control.Close(ctx))
+	}
+	if n.driver != nil {
+		errs = append(errs, n.driver.Close(context.Background()))
+	}
+	if n.store != nil {
+		errs = append(errs, n.store.Close())
+	}
+	if n.lock != nil {
+		_ = os.Remove(filepath.Join(n.cfg.DataDir, InfoFileName))
+		errs = append(errs, n.lock.release())
+	}
+	return errors.Join(errs...)
+}
+
+func listenerURL(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+}
+
+// loadOrCreateToken reads the admin token, or writes a new random one
+// (256 bits, hex) with mode 0600.
+func loadOrCreateToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		tok := strings.TrimSpace(string(b))
+		if len(tok) < 32 {
+			return "", fmt.Errorf("node: admin token in %s is shorter than 32 characters; delete the file to make a new one", path)
+		}
+		return tok, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("node: read admin token: %w", err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("node: generate admin token: %w", err)
+	}
+	tok := hex.EncodeToString(raw[:])
+	if err := writeFileAtomic(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("node: write admin token: %w", err)
+	}
+	return tok, nil
+}
+
+// InfoFile is the content of DATA/node.json.
+type InfoFile struct {
+	PID        int    `json:"pid"`
+	GatewayURL string `json:"gateway_url"`
+	AdminURL   string `json:"admin_url"`
+}
+
+func (n *Node) writeInfo() error {
+	b, _ := json.MarshalIndent(InfoFile{PID: os.Getpid(), GatewayURL: n.GatewayURL(), AdminURL: n.AdminURL()}, "", "  ")
+	if err := writeFileAtomic(filepath.Join(n.cfg.DataDir, InfoFileName), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("node: write %s: %w", InfoFileName, err)
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// prepareFilesDir creates the package files dir and removes what a killed
+// node left half-written.
+func prepareFilesDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("node: files dir: %w", err)
+	}
+	stale, _ := filepath.Glob(filepath.Join(dir, ".tmp-*"))
+	for _, s := range stale {
+		_ = os.RemoveAll(s)
+	}
+	return nil
+}
