@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mote-run/mote/client"
+	"github.com/mote-run/mote/internal/builder"
+	"github.com/mote-run/mote/internal/manifest"
+)
+
+func deployCmd(g *globals) *cobra.Command {
+	var noBuild bool
+	cmd := &cobra.Command{
+		Use:   "deploy [PATH]",
+		Short: "Deploy a service: build if needed, upload, serve",
+		Long: `Deploy the service defined by PATH (a directory holding mote.toml, or the file;
+default "."). The manifest is checked first, with every problem reported by line.
+If the module is missing or older than its sources, [build] runs. Then the
+module and package files are uploaded (only those the node lacks), a new
+version is made, and all of the service's traffic switches to it. Deploying
+the same content again reports "unchanged" and makes no version.`,
+		Example: `  mote deploy
+  mote deploy examples/hello-c
+  mote deploy ./svc/mote.toml --no-build`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "."
+			if len(args) == 1 {
+				path = args[0]
+			}
+			return deploy(cmd.Context(), g, path, !noBuild)
+		},
+	}
+	cmd.Flags().BoolVar(&noBuild, "no-build", false, "never run [build], even when the module is missing or stale")
+	return cmd
+}
+
+func deploy(ctx context.Context, g *globals, path string, allowBuild bool) error {
+	m, dir, err := manifest.Load(path)
+	if err != nil {
+		return err
+	}
+	if m.Wasm == nil {
+		return fmt.Errorf("%s has no [wasm] table: this version of mote deploys Wasm services only; Try: add [wasm] with module = \"%s.wasm\"", m.Name, m.Name)
+	}
+	if allowBuild {
+		stale, reason, err := builder.Stale(dir, m)
+		if err != nil {
+			return err
+		}
+		if stale {
+			fmt.Fprintf(g.stderr, "Building %s: %s\n", m.Name, reason)
+			if err := builder.Run(ctx, dir, m, g.stderr, g.stderr); err != nil {
+				return err
+			}
+		}
+	}
+	raw, err := os.ReadFile(manifestPath(path, dir))
+	if err != nil {
+		return err
+	}
+	module, files, err := m.ReadPackage(os.DirFS(dir))
+	if err != nil {
+		return err
+	}
+	c, err := g.client()
+	if err != nil {
+		return err
+	}
+	var uploaded atomic.Int64
+	res, err := c.Deploy(ctx, client.Package{Manifest: raw, Module: module, Files: files},
+		client.OnBlob(func(b client.BlobEvent) {
+			if b.Uploaded {
+				uploaded.Add(b.Size)
+			}
+		}))
+	if err != nil {
+		return err
+	}
+	if res.Unchanged {
+		fmt.Fprintf(g.stdout, "%s is unchanged: version %d already serves this artifact\n  %s\n", res.Service.Name, res.Version.Number, res.Service.URL)
+		return nil
+	}
+	fmt.Fprintf(g.stdout, "Deployed %s version %d (%s, %s uploaded)\n  %s\n",
+		res.Service.Name, res.Version.Number, shortDigest(res.Version.Digest), humanBytes(uploaded.Load()), res.Service.URL)
+	return nil
+}
+
+// manifestPath is the manifest file Load read.
+func manifestPath(arg, dir string) string {
+	if info, err := os.Stat(arg); err == nil && !info.IsDir() {
+		return arg
+	}
+	return dir + string(os.PathSeparator) + manifest.FileName
+}
+
+func buildCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "build [PATH]",
+		Short: "Run a service's [build] command",
+		Long: `Run the [build] command of the service at PATH (a directory holding mote.toml,
+or the file; default ".") in the manifest's directory, and check that it
+produced the module. 'mote deploy' does this by itself when the module is
+missing or older than its sources.`,
+		Example: `  mote build
+  mote build examples/hello-c`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "."
+			if len(args) == 1 {
+				path = args[0]
+			}
+			m, dir, err := manifest.Load(path)
+			if err != nil {
+				return err
+			}
+			if err := builder.Run(cmd.Context(), dir, m, g.stdout, g.stderr); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Built %s\n", m.Wasm.Module)
+			return nil
+		},
+	}
+}
