@@ -13,9 +13,8 @@ import (
 	"io/fs"
 	"path"
 	"sort"
-	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/mote-run/mote/internal/manifest"
 )
 
 //go:embed hello-c hello-go echo-go
@@ -71,18 +70,6 @@ func Get(name string) (Example, error) {
 	return Example{}, fmt.Errorf("%w: %q", ErrNotFound, name)
 }
 
-// manifest is the little of mote.toml this package needs. The full schema
-// and its validation belong to the manifest package. files is accepted both
-// at the top level and under [wasm].
-type manifest struct {
-	Name  string   `toml:"name"`
-	Files []string `toml:"files"`
-	Wasm  struct {
-		Module string   `toml:"module"`
-		Files  []string `toml:"files"`
-	} `toml:"wasm"`
-}
-
 // load reads every top-level directory of fsys that holds a mote.toml.
 func load(fsys fs.FS) ([]Example, error) {
 	entries, err := fs.ReadDir(fsys, ".")
@@ -111,73 +98,20 @@ func load(fsys fs.FS) ([]Example, error) {
 	return all, nil
 }
 
-// parse reads the example in dir whose mote.toml is raw.
+// parse reads the example in dir whose mote.toml is raw, packaging it the
+// way `mote deploy` does.
 func parse(fsys fs.FS, dir string, raw []byte) (Example, error) {
-	var m manifest
-	if _, err := toml.Decode(string(raw), &m); err != nil {
-		return Example{}, fmt.Errorf("%s: %v", ManifestName, err)
-	}
-	if m.Wasm.Module == "" {
-		return Example{}, fmt.Errorf("%s: no [wasm] module", ManifestName)
-	}
-	module, err := clean(m.Wasm.Module)
+	m, err := manifest.Parse(raw)
 	if err != nil {
-		return Example{}, fmt.Errorf("module: %v", err)
+		return Example{}, err
 	}
-	ex := Example{Name: m.Name, Dir: dir, Manifest: raw}
-	if ex.Module, err = fs.ReadFile(fsys, path.Join(dir, module)); err != nil {
-		return Example{}, fmt.Errorf("module: %v", err)
-	}
-	for _, pattern := range append(m.Files, m.Wasm.Files...) {
-		if err := addFiles(fsys, dir, pattern, &ex); err != nil {
-			return Example{}, fmt.Errorf("files: %v", err)
-		}
-	}
-	return ex, nil
-}
-
-// clean returns rel, a slash-separated path relative to an example's
-// directory, cleaned; it refuses a path that leaves the directory.
-func clean(rel string) (string, error) {
-	c := path.Clean(rel)
-	if !fs.ValidPath(c) || c == "." {
-		return "", fmt.Errorf("%q is not a path inside the example", rel)
-	}
-	return c, nil
-}
-
-// addFiles adds the files pattern names (a path or a path.Match glob,
-// relative to dir; a directory stands for everything under it) to ex.Files.
-func addFiles(fsys fs.FS, dir, pattern string, ex *Example) error {
-	c, err := clean(pattern)
+	sub, err := fs.Sub(fsys, dir)
 	if err != nil {
-		return err
+		return Example{}, err
 	}
-	matches, err := fs.Glob(fsys, path.Join(dir, c))
+	module, files, err := m.ReadPackage(sub)
 	if err != nil {
-		return fmt.Errorf("%q: %v", pattern, err)
+		return Example{}, err
 	}
-	if len(matches) == 0 {
-		return fmt.Errorf("%q matches nothing", pattern)
-	}
-	for _, match := range matches {
-		err := fs.WalkDir(fsys, match, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			data, err := fs.ReadFile(fsys, p)
-			if err != nil {
-				return err
-			}
-			if ex.Files == nil {
-				ex.Files = make(map[string][]byte)
-			}
-			ex.Files[strings.TrimPrefix(p, dir+"/")] = data
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return Example{Name: m.Name, Dir: dir, Manifest: raw, Module: module, Files: files}, nil
 }

@@ -127,9 +127,9 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
-			name: "files: path, glob and directory, top level and under [wasm]",
+			name: "files: path, glob and directory, under [wasm]",
 			fsys: fstest.MapFS{
-				"a/mote.toml":         {Data: []byte("name = \"a\"\nfiles = [\"static\"]\n[wasm]\nmodule = \"a.wasm\"\nfiles = [\"one.txt\", \"*.json\"]\n")},
+				"a/mote.toml":         {Data: []byte("name = \"a\"\n[wasm]\nmodule = \"a.wasm\"\nfiles = [\"static\", \"one.txt\", \"*.json\"]\n")},
 				"a/a.wasm":            module,
 				"a/one.txt":           {Data: []byte("1")},
 				"a/x.json":            {Data: []byte("{}")},
@@ -174,7 +174,7 @@ func TestLoad(t *testing.T) {
 		{
 			name: "files outside the example",
 			fsys: fstest.MapFS{
-				"a/mote.toml": {Data: []byte("name = \"a\"\nfiles = [\"../b\"]\n[wasm]\nmodule = \"a.wasm\"\n")},
+				"a/mote.toml": {Data: []byte("name = \"a\"\n[wasm]\nmodule = \"a.wasm\"\nfiles = [\"../b\"]\n")},
 				"a/a.wasm":    module,
 				"b/x":         {Data: []byte("x")},
 			},
@@ -183,7 +183,7 @@ func TestLoad(t *testing.T) {
 		{
 			name: "files matching nothing",
 			fsys: fstest.MapFS{
-				"a/mote.toml": {Data: []byte("name = \"a\"\nfiles = [\"*.txt\"]\n[wasm]\nmodule = \"a.wasm\"\n")},
+				"a/mote.toml": {Data: []byte("name = \"a\"\n[wasm]\nmodule = \"a.wasm\"\nfiles = [\"*.txt\"]\n")},
 				"a/a.wasm":    module,
 			},
 			wantErr: true,
@@ -191,7 +191,7 @@ func TestLoad(t *testing.T) {
 		{
 			name: "bad glob",
 			fsys: fstest.MapFS{
-				"a/mote.toml": {Data: []byte("name = \"a\"\nfiles = [\"[\"]\n[wasm]\nmodule = \"a.wasm\"\n")},
+				"a/mote.toml": {Data: []byte("name = \"a\"\n[wasm]\nmodule = \"a.wasm\"\nfiles = [\"[\"]\n")},
 				"a/a.wasm":    module,
 			},
 			wantErr: true,
@@ -229,9 +229,9 @@ func TestLoad(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		"name = \"a\"\n[wasm]\nmodule = \"a.wasm\"\n",
-		"name = \"a\"\nfiles = [\"s\", \"*.txt\"]\n[wasm]\nmodule = \"a.wasm\"\n",
+		"name = \"a\"\n[wasm]\nmodule = \"a.wasm\"\nfiles = [\"s\", \"*.txt\"]\n",
 		"[wasm]\nmodule = \"../secret\"\nfiles = [\"../secret\"]\n",
-		"files = [\"/\", \"..\", \"\", \"s/../..\"]\n[wasm]\nmodule = \"s/../a.wasm\"\n",
+		"name = \"a\"\n[wasm]\nmodule = \"s/../a.wasm\"\nfiles = [\"/\", \"..\", \"\", \"s/../..\"]\n",
 	} {
 		f.Add(seed)
 	}
