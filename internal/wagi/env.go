@@ -145,8 +145,10 @@ func Env(req *sandbox.Request, serviceEnv map[string]string) []string {
 		contentType = clean(vs[0])
 	}
 	pathRoute, pathRest := requestPath(route, rawPath)
-	fullURL := scheme + "://" + host + pathRoute + pathRest
-	if query != "" {
+	var fullURL string
+	if query == "" {
+		fullURL = scheme + "://" + host + pathRoute + pathRest
+	} else {
 		fullURL = scheme + "://" + host + pathRoute + pathRest + "?" + query
 	}
 
@@ -217,11 +219,11 @@ func appendHeaders(env []string, h http.Header, host string) []string {
 	fields := fieldArr[:0]
 	hasHost := false
 	for name, values := range h {
-		fields = append(fields, field{name, values})
+		fields = append(fields, field{name: name, values: values})
 		hasHost = hasHost || name == "Host"
 	}
 	if !hasHost && host != "" {
-		fields = append(fields, field{"Host", []string{host}})
+		fields = append(fields, field{name: "Host", host: host})
 	}
 	if len(fields) == 0 {
 		return env
@@ -248,7 +250,11 @@ func appendHeaders(env []string, h http.Header, host string) []string {
 			buf = buf[:start]
 			continue
 		}
-		vars = append(vars, headerVar{start, len(buf), joinValues(f.name, f.values)})
+		value := f.host
+		if value == "" {
+			value = joinValues(f.name, f.values)
+		}
+		vars = append(vars, headerVar{start, len(buf), value})
 	}
 	keys := string(buf)
 	for _, v := range vars {
@@ -257,10 +263,12 @@ func appendHeaders(env []string, h http.Header, host string) []string {
 	return env
 }
 
-// field is one request header.
+// field is one request header. host is set, instead of values, for a
+// Host header made up from req.Host.
 type field struct {
 	name   string
 	values []string
+	host   string
 }
 
 // sortFields sorts fields by name: insertion sort for the usual handful,

@@ -35,7 +35,7 @@ func (b *cappedBuffer) reset(max int64, cancel func()) {
 
 // Write is called from the guest's goroutine only; no locking is needed.
 func (b *cappedBuffer) Write(p []byte) (int, error) {
-	if int64(len(b.buf))+int64(len(p)) > b.max {
+	if b.overflow || int64(len(b.buf))+int64(len(p)) > b.max {
 		b.overflow = true
 		b.cancel()
 		return 0, errOutputTooLarge

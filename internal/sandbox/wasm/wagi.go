@@ -114,7 +114,7 @@ func (r *wagiRunner) Serve(ctx context.Context, req *sandbox.Request) (*sandbox.
 		_ = mod.Close(context.Background())
 	}
 	errw.flush()
-	if err != nil {
+	if err != nil || out.overflow {
 		return nil, r.classify(ctx, err, out)
 	}
 	resp, err := wagi.ParseOutput(out.buf)
