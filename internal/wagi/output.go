@@ -40,7 +40,7 @@ func ParseOutput(stdout []byte) (*sandbox.Response, error) {
 // trimmed of spaces and tabs; names are case-insensitive. Then:
 //
 //   - Status: "CODE [reason]"; only CODE counts, and it must be a number
-//     in 100..999. The default status is 200.
+//     in 200..999 (1xx are interim, not answers). The default status is 200.
 //   - Location: set as a header; the status is 302 unless a Status header
 //     is given, before or after it.
 //   - Content-Type: set as a header.
@@ -242,8 +242,9 @@ func parseStatus(value []byte) (int, string) {
 			n = n*10 + int(c-'0')
 		}
 	}
-	if len(code) > 3 || n < 100 {
-		return 0, fmt.Sprintf("status %s is not in 100..999", code)
+	if len(code) > 3 || n < 200 {
+		// 1xx are interim responses in HTTP: a CGI answer must be final.
+		return 0, fmt.Sprintf("status %s is not in 200..999", code)
 	}
 	return n, ""
 }

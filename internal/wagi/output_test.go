@@ -115,9 +115,10 @@ func TestParseOutputMalformed(t *testing.T) {
 		{"forgot blank line", "Content-Type: text/plain\nhello\nworld\n", `no blank line ends the headers (line 2: "hello" is not a header; print a blank line between headers and body)`},
 		{"bad status", "Content-Type: text/plain\nStatus: abc\n\n", `line 2: "Status: abc": status is not a number`},
 		{"status empty", "Status:\n\n", `line 1: "Status:": status is empty`},
-		{"status too small", "Status: 99\n\n", `line 1: "Status: 99": status 99 is not in 100..999`},
-		{"status too big", "Status: 1000\n\n", `line 1: "Status: 1000": status 1000 is not in 100..999`},
-		{"status huge", "Status: 99999999999999999999999\n\n", `line 1: "Status: 99999999999999999999999": status 99999999999999999999999 is not in 100..999`},
+		{"status too small", "Status: 99\n\n", `line 1: "Status: 99": status 99 is not in 200..999`},
+		{"interim status", "Status: 101 Switching Protocols\n\n", `line 1: "Status: 101 Switching Protocols": status 101 is not in 200..999`},
+		{"status too big", "Status: 1000\n\n", `line 1: "Status: 1000": status 1000 is not in 200..999`},
+		{"status huge", "Status: 99999999999999999999999\n\n", `line 1: "Status: 99999999999999999999999": status 99999999999999999999999 is not in 200..999`},
 		{"status negative", "Status: -200\n\n", `line 1: "Status: -200": status is not a number`},
 		{"status twice", "Status: 200\nStatus: 404\n\n", `line 2: "Status: 404": second Status header (first on line 1)`},
 		{"location twice", "Location: /a\nLocation: /b\n\n", `line 2: "Location: /b": second Location header (first on line 1)`},
@@ -244,7 +245,7 @@ func FuzzParseOutput(f *testing.F) {
 			}
 			return
 		}
-		if resp.Status < 100 || resp.Status > 999 {
+		if resp.Status < 200 || resp.Status > 999 {
 			t.Fatalf("status %d out of range", resp.Status)
 		}
 		if resp.Header == nil {

@@ -89,10 +89,14 @@ func (w *logWriter) flush() {
 		w.partial = nil
 	}
 	if w.dropped > 0 {
-		e := w.entry
-		e.Time, e.Stream, e.Level = time.Now(), api.StreamMote, "warn"
-		e.Message = "stderr truncated: " + strconv.Itoa(w.dropped) + " bytes over the 64 KiB per-request limit were dropped"
-		w.sink.Log(e)
+		w.warn("stderr truncated: " + strconv.Itoa(w.dropped) + " bytes over the 64 KiB per-request limit were dropped")
 		w.dropped = 0
 	}
+}
+
+// warn logs a line of the node's own about this request.
+func (w *logWriter) warn(msg string) {
+	e := w.entry
+	e.Time, e.Stream, e.Level, e.Message = time.Now(), api.StreamMote, "warn", msg
+	w.sink.Log(e)
 }

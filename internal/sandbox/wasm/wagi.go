@@ -117,7 +117,10 @@ func (r *wagiRunner) Serve(ctx context.Context, req *sandbox.Request) (*sandbox.
 	if err != nil || out.overflow {
 		return nil, r.classify(ctx, err, out)
 	}
-	resp, err := wagi.ParseOutput(out.buf)
+	resp, warnings, err := wagi.ParseOutputWarn(out.buf)
+	for _, w := range warnings {
+		errw.warn("response: " + w)
+	}
 	if err != nil {
 		return nil, &sandbox.GuestError{Kind: "output", Detail: err.Error()}
 	}
