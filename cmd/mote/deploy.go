@@ -54,7 +54,10 @@ func deploy(ctx context.Context, g *globals, path string, allowBuild bool) error
 			return err
 		}
 		if stale {
-			fmt.Fprintf(g.stderr, "Building %s: %s\n", m.Name, reason)
+			// Without [build], Run only explains that there is nothing to run.
+			if m.Build != nil {
+				fmt.Fprintf(g.stderr, "Building %s: %s\n", m.Name, reason)
+			}
 			if err := builder.Run(ctx, dir, m, g.stderr, g.stderr); err != nil {
 				return err
 			}

@@ -60,9 +60,14 @@ func printError(w io.Writer, err error) {
 	)
 	switch {
 	case errors.As(err, &me):
-		fmt.Fprintf(w, "Error: %s is not valid:\n", me.File)
-		for _, p := range me.Problems {
-			fmt.Fprintf(w, "  %s:%s\n", me.File, strings.TrimPrefix(p.String(), me.File+":"))
+		// me.Error() has one "FILE:LINE: problem" line per problem.
+		file := me.File
+		if file == "" {
+			file = manifest.FileName
+		}
+		fmt.Fprintf(w, "Error: %s is not valid:\n", file)
+		for line := range strings.SplitSeq(me.Error(), "\n") {
+			fmt.Fprintf(w, "  %s\n", line)
 		}
 		return
 	case errors.As(err, &ae):
@@ -80,6 +85,9 @@ func printError(w io.Writer, err error) {
 		var h interface{ Hint() string }
 		if hint == "" && errors.As(err, &h) {
 			hint = h.Hint()
+			// Some errors also end their message with the hint in
+			// parentheses; print it once, on the Try line.
+			msg = strings.TrimSuffix(msg, " ("+hint+")")
 		}
 		fmt.Fprintf(w, "Error: %s\n", msg)
 	}
