@@ -227,7 +227,7 @@ func writeErr(w http.ResponseWriter, err error) {
 		gateway.WriteError(w, ae)
 	case errors.Is(err, store.ErrNotFound):
 		gateway.WriteError(w, api.Errorf(api.CodeNotFound, "%v", err))
-	case errors.Is(err, store.ErrInvalidDigest), errors.Is(err, store.ErrDigestMismatch):
+	case errors.Is(err, store.ErrInvalidDigest), errors.Is(err, store.ErrDigestMismatch), errors.Is(err, store.ErrInvalidName):
 		gateway.WriteError(w, api.Errorf(api.CodeBadRequest, "%v", err))
 	case errors.Is(err, store.ErrTooLarge):
 		gateway.WriteError(w, api.Errorf(api.CodeBodyTooLarge, "%v", err))

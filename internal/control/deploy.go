@@ -68,10 +68,14 @@ func (c *Controller) Deploy(ctx context.Context, req api.DeployRequest) (res api
 		return res, err
 	}
 
+	number, err := c.nextVersion(ctx, m.Name, svc.Latest)
+	if err != nil {
+		return res, err
+	}
 	now := time.Now().UTC()
 	v := api.Version{
 		Service:  m.Name,
-		Number:   svc.Latest + 1,
+		Number:   number,
 		Digest:   digest,
 		Module:   req.Module,
 		Files:    maps.Clone(req.Files),
@@ -135,6 +139,20 @@ func (c *Controller) Deploy(ctx context.Context, req api.DeployRequest) (res api
 	}
 	svc.URL = c.url(svc.Route)
 	return api.DeployResult{Service: svc, Version: v}, nil
+}
+
+// nextVersion numbers a new version. It is one past the service's latest,
+// or past a version a crashed deploy stored without making it current
+// (that version was never acknowledged, and versions are never rewritten).
+func (c *Controller) nextVersion(ctx context.Context, name string, latest int) (int, error) {
+	vs, err := c.opts.Store.Versions(ctx, name)
+	if err != nil {
+		return 0, internal("list versions of %s: %v", name, err)
+	}
+	if len(vs) > 0 && vs[0].Number > latest {
+		latest = vs[0].Number
+	}
+	return latest + 1, nil
 }
 
 // checkBlobs makes sure every blob the request names is in the store.
