@@ -26,6 +26,7 @@ import (
 
 	"github.com/mote-run/mote/api"
 	"github.com/mote-run/mote/internal/admin"
+	"github.com/mote-run/mote/internal/atomicfile"
 	"github.com/mote-run/mote/internal/control"
 	"github.com/mote-run/mote/internal/gateway"
 	"github.com/mote-run/mote/internal/metrics"
@@ -300,7 +301,7 @@ func loadOrCreateToken(path string) (string, error) {
 		return "", fmt.Errorf("node: generate admin token: %w", err)
 	}
 	tok := hex.EncodeToString(raw[:])
-	if err := writeFileAtomic(path, []byte(tok+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(path, []byte(tok+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("node: write admin token: %w", err)
 	}
 	return tok, nil
@@ -315,34 +316,10 @@ type InfoFile struct {
 
 func (n *Node) writeInfo() error {
 	b, _ := json.MarshalIndent(InfoFile{PID: os.Getpid(), GatewayURL: n.GatewayURL(), AdminURL: n.AdminURL()}, "", "  ")
-	if err := writeFileAtomic(filepath.Join(n.cfg.DataDir, InfoFileName), append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(n.cfg.DataDir, InfoFileName), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("node: write %s: %w", InfoFileName, err)
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // prepareFilesDir creates the package files dir and removes what a killed

@@ -50,6 +50,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/internal/atomicfile"
 )
 
 // Errors the store returns. They are wrapped with context; test with errors.Is.
@@ -429,31 +430,10 @@ func serverName(dir string) (string, error) {
 		return "", err
 	}
 	name := "mote-" + host + "-" + hex.EncodeToString(rnd[:])
-	if err := writeFileSync(path, []byte(name+"\n")); err != nil {
+	if err := atomicfile.Write(path, []byte(name+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("server name: %w", err)
 	}
 	return name, nil
-}
-
-// writeFileSync writes path atomically and durably.
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // serverLogger sends the NATS server's log to slog. Fatal messages are kept
