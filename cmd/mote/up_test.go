@@ -68,7 +68,7 @@ func TestUp(t *testing.T) {
 	}
 
 	t.Run("a second node on the same data dir fails", func(t *testing.T) {
-		upFails(t, append([]string{"up", "--data", data}, listenFlags...), "Error: node: another mote node", "Try: ")
+		fails(t, append([]string{"up", "--data", data}, listenFlags...), "Error: node: another mote node", "Try: ")
 	})
 
 	start := time.Now()
@@ -105,23 +105,6 @@ func start2(t *testing.T, data string) *background {
 	return start(t, append([]string{"up", "--data", data}, listenFlags...)...)
 }
 
-// upFails runs a `mote up` that must fail to start.
-//
-// KNOWN BUG (internal/node, not cmd/mote): node.Start's deferred cleanup
-// calls n.close on its named result n, which every `return nil, err` has
-// just set to nil, so any failed start panics. Until that is fixed the case
-// is skipped instead of crashing the test binary; once it is, the
-// assertions run.
-func upFails(t *testing.T, args []string, wants ...string) {
-	t.Helper()
-	defer func() {
-		if p := recover(); p != nil {
-			t.Skipf("KNOWN BUG: internal/node.Start panicked on a failed start: %v", p)
-		}
-	}()
-	fails(t, args, wants...)
-}
-
 func TestUpErrors(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "file")
@@ -138,7 +121,7 @@ func TestUpErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			upFails(t, tt.args, tt.wants...)
+			fails(t, tt.args, tt.wants...)
 		})
 	}
 }

@@ -108,10 +108,12 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	n = &Node{cfg: cfg, logger: logger, started: time.Now().UTC(), errc: make(chan error, 2), runDone: make(chan struct{})}
-	// On failure, undo whatever was started.
+	// On failure, undo whatever was started. (Each "return nil, err" sets
+	// n to nil before this runs, so keep a reference of our own.)
+	started := n
 	defer func() {
 		if err != nil {
-			n.close(context.Background())
+			started.close(context.Background())
 		}
 	}()
 
