@@ -34,7 +34,7 @@ var (
 )
 
 // unreachableHint is what to do when no node answers.
-const unreachableHint = "is `mote up` running? Try: mote up, or set --addr / MOTE_ADDR"
+const unreachableHint = "Try: start a node with `mote up`, or point --addr / MOTE_ADDR at a running one"
 
 // UnreachableError says that no node answered at Addr. It matches
 // ErrUnreachable with errors.Is, and Err (the network error) too.

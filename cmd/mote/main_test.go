@@ -323,7 +323,7 @@ func TestErrors(t *testing.T) {
 	t.Run("unreachable", func(t *testing.T) {
 		addr := closedAddr(t)
 		r := fails(t, []string{"ls", "--addr", addr, "--token", "x"}, "Error: cannot reach the mote node at "+addr, "mote up", "Try:")
-		if c := strings.Count(r.stderr, "is `mote up` running?"); c != 1 {
+		if c := strings.Count(r.stderr, "start a node with `mote up`"); c != 1 {
 			t.Errorf("the hint appears %d times, want once:\n%s", c, r.stderr)
 		}
 	})

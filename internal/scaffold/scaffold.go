@@ -166,7 +166,7 @@ func prepare(dir string) (created bool, err error) {
 		}
 		return false, fmt.Errorf("create %s: %w", dir, err)
 	case len(entries) > 0:
-		return false, fmt.Errorf("%w: %s; pick a new or empty directory", ErrDirNotEmpty, dir)
+		return false, fmt.Errorf("%w: %s; Try: mote new NAME --dir with a new or empty directory", ErrDirNotEmpty, dir)
 	}
 	return false, nil
 }
