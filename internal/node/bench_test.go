@@ -98,7 +98,6 @@ func BenchmarkRawWazeroHello(b *testing.B) {
 	for i := 0; i+1 < len(env); i += 2 {
 		cfg = cfg.WithEnv(env[i], env[i+1])
 	}
-	b.ReportMetric(float64(len(env)/2), "env-vars")
 
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -121,6 +120,7 @@ func BenchmarkRawWazeroHello(b *testing.B) {
 			}
 		}
 	})
+	b.ReportMetric(float64(len(env)/2), "env-vars")
 }
 
 // BenchmarkDeployToFirst200 measures a deploy of a module the node already
