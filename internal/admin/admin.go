@@ -163,11 +163,11 @@ func (h *handler) unmatched(w http.ResponseWriter, r *http.Request) {
 // the comparison does not leak the token's length either).
 func (h *handler) authorized(r *http.Request) bool {
 	auth := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok {
+	// The scheme name is case-insensitive (RFC 9110 §11.1).
+	if len(auth) < 7 || !strings.EqualFold(auth[:7], "Bearer ") {
 		return false
 	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	got := sha256.Sum256([]byte(strings.TrimSpace(auth[7:])))
 	return subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) == 1
 }
 

@@ -135,10 +135,6 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, res
 		return WriteError(w, api.Errorf(api.CodeBadRequest, "reading the request body: %v", err))
 	}
 	host, port := splitHost(r)
-	route := tg.Route
-	if route == "/" { // the root route adds nothing before PATH_INFO
-		route = ""
-	}
 	req := &sandbox.Request{
 		ID:         id,
 		Method:     r.Method,
@@ -146,7 +142,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, res
 		Scheme:     scheme(r),
 		Host:       r.Host,
 		RemoteAddr: r.RemoteAddr,
-		Route:      route,
+		Route:      routeOf(tg),
 		RawPath:    rest,
 		RawQuery:   r.URL.RawQuery,
 		Header:     r.Header,
@@ -155,6 +151,18 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, res
 		ServerPort: port,
 	}
 	resp, err := tg.Runner.Serve(r.Context(), req)
+	// A deploy may have replaced and closed the version between routing and
+	// Serve. ErrClosed means the request did not start, so it is safe to
+	// send it to the version that serves the service now.
+	for errors.Is(err, sandbox.ErrClosed) {
+		next, ok := g.table.Load().Service(tg.Service)
+		if !ok || next == tg {
+			break
+		}
+		tg = next
+		req.Route = routeOf(tg)
+		resp, err = tg.Runner.Serve(r.Context(), req)
+	}
 	if err != nil {
 		return g.fail(w, r, tg, id, err)
 	}
@@ -211,6 +219,15 @@ func (g *Gateway) log(tg *Target, id, level, msg string) {
 		Time: time.Now(), Service: tg.Service, Version: tg.Version, RequestID: id,
 		Stream: api.StreamMote, Level: level, Message: msg,
 	})
+}
+
+// routeOf is the route as the guest sees it: the root route adds nothing
+// before PATH_INFO.
+func routeOf(tg *Target) string {
+	if tg.Route == "/" {
+		return ""
+	}
+	return tg.Route
 }
 
 // readBody reads the whole body up to limit bytes.

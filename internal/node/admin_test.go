@@ -151,6 +151,14 @@ func TestAdminAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("scheme-is-case-insensitive", func(t *testing.T) {
+		for _, scheme := range []string{"Bearer ", "bearer ", "BEARER "} {
+			if status, _, body := adminDo(t, env, "GET", "/v1/info", scheme+token, nil); status != 200 {
+				t.Errorf("%q: %d %s", scheme, status, body)
+			}
+		}
+	})
+
 	t.Run("not-found", func(t *testing.T) {
 		for _, p := range []string{"/v1/nothing", "/v2/services", "/", "/v1/services/adm/nothing", "/v1/blobs"} {
 			status, h, body := adminDo(t, env, "GET", p, "Bearer "+token, nil)
