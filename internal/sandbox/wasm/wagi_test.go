@@ -217,7 +217,6 @@ func TestWAGIFailures(t *testing.T) {
 		{path: "/empty", class: sandbox.ErrGuestFailed, kind: "output", detail: "nothing"},
 		{path: "/exit3", class: sandbox.ErrGuestFailed, kind: "exit", exitCode: 3},
 		{path: "/trap", class: sandbox.ErrGuestFailed, kind: "trap", detail: "unreachable"},
-		{path: "/recurse", class: sandbox.ErrGuestFailed, kind: "trap", detail: "stack"},
 		{path: "/flood", class: sandbox.ErrGuestFailed, kind: "output", detail: "larger than"},
 		{path: "/bighdr", class: sandbox.ErrGuestFailed, kind: "output"},
 		{path: "/loop", class: sandbox.ErrTimeout},
@@ -251,6 +250,15 @@ func TestWAGIFailures(t *testing.T) {
 	// After every failure, the next request is served normally.
 	if _, err := r.Serve(t.Context(), request("/status/200", "")); err != nil {
 		t.Fatalf("after failures: %v", err)
+	}
+}
+
+func TestWAGIStackOverflowIsATrap(t *testing.T) {
+	r := load(t, newDriver(t), func(s *sandbox.Spec) { s.Timeout = 30 * time.Second })
+	_, err := r.Serve(t.Context(), request("/recurse", ""))
+	var ge *sandbox.GuestError
+	if !errors.As(err, &ge) || ge.Kind != "trap" || !strings.Contains(ge.Detail, "stack") {
+		t.Fatalf("err = %v, want a stack overflow trap", err)
 	}
 }
 
@@ -416,15 +424,12 @@ func TestCapacityAndQueue(t *testing.T) {
 
 func TestCloseDrainsInFlight(t *testing.T) {
 	d := newDriver(t)
-	r := load(t, d, func(s *sandbox.Spec) { s.Timeout = 300 * time.Millisecond })
-	started := make(chan struct{})
+	r := load(t, d, func(s *sandbox.Spec) { s.Timeout = time.Second })
 	done := make(chan error, 1)
 	go func() {
-		close(started)
 		_, err := r.Serve(context.Background(), request("/sleep", ""))
 		done <- err
 	}()
-	<-started
 	deadline := time.Now().Add(2 * time.Second)
 	for len(r.Instances()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
@@ -432,16 +437,22 @@ func TestCloseDrainsInFlight(t *testing.T) {
 	if n := len(r.Instances()); n != 1 {
 		t.Fatalf("instances = %d, want 1 in flight", n)
 	}
+	start := time.Now()
 	if err := r.Close(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+	// The request sleeps until its 1 s timeout; Close must have waited for
+	// most of it rather than cutting it short.
+	if waited := time.Since(start); waited < 500*time.Millisecond {
+		t.Errorf("Close returned after %s, before the in-flight request finished", waited)
 	}
 	select {
 	case err := <-done:
 		if !errors.Is(err, sandbox.ErrTimeout) {
 			t.Errorf("in-flight request: %v", err)
 		}
-	default:
-		t.Fatal("Close returned before the in-flight request finished")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the in-flight request never finished")
 	}
 	if _, err := r.Serve(t.Context(), request("/status/200", "")); !errors.Is(err, sandbox.ErrClosed) {
 		t.Errorf("after Close: %v, want ErrClosed", err)
