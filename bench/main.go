@@ -6,6 +6,7 @@
 //
 //	go run ./bench                       # 3 rounds of 10 s each
 //	go run ./bench -rounds 5 -duration 20s -conns 64
+//	go run ./bench -go=false -cpuprofile /tmp/cpu.prof   # profile the gateway+sandbox path
 //
 // It needs wrk (Debian: apt-get install wrk).
 package main
@@ -21,6 +22,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,12 +41,16 @@ func main() {
 		threads  = flag.Int("threads", 2, "wrk threads")
 		withGo   = flag.Bool("go", true, "include the WAGI Go hello (slow: a Go runtime starts per request)")
 	)
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the node while wrk drives the WAGI C hello (last round)")
 	flag.Parse()
 	if err := run(*rounds, *duration, *conns, *threads, *withGo); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)
 	}
 }
+
+// cpuProfile is the -cpuprofile flag.
+var cpuProfile string
 
 type target struct {
 	name, url string
@@ -57,6 +63,7 @@ func run(rounds int, duration time.Duration, conns, threads int, withGo bool) er
 		return fmt.Errorf("wrk is not installed; Try: apt-get install wrk")
 	}
 	ctx := context.Background()
+	node.TuneGC() // as `mote up` does; the bare server shares the process and the setting
 
 	bare, err := startBare()
 	if err != nil {
@@ -100,8 +107,16 @@ func run(rounds int, duration time.Duration, conns, threads int, withGo bool) er
 		}
 	}
 	for r := 1; r <= rounds; r++ {
-		for _, t := range targets {
-			if err := wrk(t, duration, conns, threads, true); err != nil {
+		for i, t := range targets {
+			stop := func() {}
+			if cpuProfile != "" && r == rounds && i == 1 {
+				if stop, err = startProfile(cpuProfile); err != nil {
+					return err
+				}
+			}
+			err := wrk(t, duration, conns, threads, true)
+			stop()
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "round %d/%d  %-28s %9.0f req/s  p50 %-9s p99 %s\n", r, rounds, t.name,
@@ -110,6 +125,19 @@ func run(rounds int, duration time.Duration, conns, threads int, withGo bool) er
 	}
 	report(os.Stdout, targets, rounds, duration, conns, threads)
 	return nil
+}
+
+// startProfile starts a CPU profile into file; the returned func stops it.
+func startProfile(file string) (func(), error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // startBare serves the floor: the smallest useful Go HTTP handler.

@@ -103,6 +103,7 @@ func startNode(ctx context.Context, g *globals, f upFlags) (*node.Node, error) {
 		return nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+	node.TuneGC()
 	return node.Start(ctx, node.Config{
 		DataDir: data, HTTPAddr: f.http, AdminAddr: f.admin, NATSAddr: f.nats,
 		Version: version, Logger: logger,

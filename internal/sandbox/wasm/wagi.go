@@ -244,14 +244,13 @@ type tracker struct {
 }
 
 type liveInstance struct {
-	id        string
+	seq       uint64
 	requestID string
 	started   time.Time
 }
 
 func (t *tracker) start(requestID string) *liveInstance {
-	inst := &liveInstance{requestID: requestID, started: time.Now()}
-	inst.id = t.service + "." + strconv.Itoa(t.version) + "." + strconv.FormatUint(t.seq.Add(1), 10)
+	inst := &liveInstance{seq: t.seq.Add(1), requestID: requestID, started: time.Now()}
 	t.mu.Lock()
 	t.live[inst] = struct{}{}
 	t.mu.Unlock()
@@ -270,7 +269,7 @@ func (t *tracker) list() []api.Instance {
 	out := make([]api.Instance, 0, len(t.live))
 	for inst := range t.live {
 		out = append(out, api.Instance{
-			ID: inst.id, Service: t.service, Version: t.version, State: "busy",
+			ID: t.service + "." + strconv.Itoa(t.version) + "." + strconv.FormatUint(inst.seq, 10), Service: t.service, Version: t.version, State: "busy",
 			Started: inst.started, Requests: 0, RequestID: inst.requestID,
 		})
 	}
