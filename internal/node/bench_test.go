@@ -72,10 +72,20 @@ func BenchmarkGatewayWAGIHello(b *testing.B) {
 // with the environment WAGI would give it and stdout to a buffer — no
 // HTTP, no routing, no output parsing. Like the gateway benchmark it runs
 // on every P (RunParallel), so the two ns/op compare.
+//
+// The sub-benchmarks run it with and without wazero's interruption by
+// context (WithCloseOnContextDone), which mote always enables: their ratio
+// is what timeouts cost an instantiate-and-run.
 func BenchmarkRawWazeroHello(b *testing.B) {
+	for _, interrupt := range []bool{true, false} {
+		b.Run(fmt.Sprintf("interrupt=%v", interrupt), func(b *testing.B) { rawWazeroHello(b, interrupt) })
+	}
+}
+
+func rawWazeroHello(b *testing.B, interrupt bool) {
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(interrupt).
 		WithMemoryLimitPages(256)) // hello-c's 16MiB
 	defer rt.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)

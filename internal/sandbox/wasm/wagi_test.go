@@ -502,3 +502,27 @@ func TestConcurrentRequestsUnderRace(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkWAGIServe is the sandbox's share of a request: a fresh instance
+// of the hello module per iteration through the runner (env and argv built,
+// limits, stdout capped and parsed), without HTTP. Compare with
+// BenchmarkRawWazeroHello in internal/node (plain wazero) and
+// BenchmarkGatewayWAGIHello (the whole path).
+func BenchmarkWAGIServe(b *testing.B) {
+	d := newDriver(b)
+	r := load(b, d, func(s *sandbox.Spec) {
+		s.Module, s.Digest, s.MemoryLimit = mustRead("testdata/hello.wasm"), "sha256:hello", 16<<20
+	})
+	req := request("/bench", "")
+	req.Header = http.Header{"User-Agent": {"Go-http-client/1.1"}, "Accept-Encoding": {"gzip"}}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := r.Serve(context.Background(), req)
+			if err != nil || resp.Status != 200 {
+				b.Errorf("%v %v", resp, err)
+				return
+			}
+		}
+	})
+}
