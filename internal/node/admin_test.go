@@ -13,28 +13,6 @@ import (
 	"github.com/mote-run/mote/internal/node/nodetest"
 )
 
-// adminDo sends a request to the admin API with the given Authorization
-// header ("" sends none).
-func adminDo(t testing.TB, env *nodetest.Env, method, path, auth string, body io.Reader) (int, http.Header, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, env.Node.AdminURL()+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
-}
 
 // TestAdminAPI checks the admin API's auth, errors, metrics, invoke and
 // instances on a real node.
@@ -84,7 +62,7 @@ func TestAdminAPI(t *testing.T) {
 			for name, auth := range auths {
 				t.Run(ep.method+ep.path+"/"+name, func(t *testing.T) {
 					t.Parallel()
-					status, h, body := adminDo(t, env, ep.method, ep.path, auth, strings.NewReader(ep.body))
+					status, h, body := env.Admin(t, ep.method, ep.path, auth, strings.NewReader(ep.body))
 					if status != 401 {
 						t.Fatalf("status %d, want 401; body %q", status, body)
 					}
@@ -114,7 +92,7 @@ func TestAdminAPI(t *testing.T) {
 
 	t.Run("public", func(t *testing.T) {
 		for path, want := range map[string]string{"/healthz": "ok\n", "/readyz": "ready\n"} {
-			status, _, body := adminDo(t, env, "GET", path, "", nil)
+			status, _, body := env.Admin(t, "GET", path, "", nil)
 			if status != 200 || body != want {
 				t.Errorf("GET %s without a token: %d %q, want 200 %q", path, status, body, want)
 			}
@@ -153,7 +131,7 @@ func TestAdminAPI(t *testing.T) {
 
 	t.Run("scheme-is-case-insensitive", func(t *testing.T) {
 		for _, scheme := range []string{"Bearer ", "bearer ", "BEARER "} {
-			if status, _, body := adminDo(t, env, "GET", "/v1/info", scheme+token, nil); status != 200 {
+			if status, _, body := env.Admin(t, "GET", "/v1/info", scheme+token, nil); status != 200 {
 				t.Errorf("%q: %d %s", scheme, status, body)
 			}
 		}
@@ -161,7 +139,7 @@ func TestAdminAPI(t *testing.T) {
 
 	t.Run("not-found", func(t *testing.T) {
 		for _, p := range []string{"/v1/nothing", "/v2/services", "/", "/v1/services/adm/nothing", "/v1/blobs"} {
-			status, h, body := adminDo(t, env, "GET", p, "Bearer "+token, nil)
+			status, h, body := env.Admin(t, "GET", p, "Bearer "+token, nil)
 			wantErrorBody(t, status, h, body, 404, api.CodeNotFound)
 		}
 	})
@@ -176,7 +154,7 @@ func TestAdminAPI(t *testing.T) {
 			{"PATCH", "/v1/services/adm"},
 			{"DELETE", "/v1/instances"},
 		} {
-			status, h, body := adminDo(t, env, ep.method, ep.path, "Bearer "+token, nil)
+			status, h, body := env.Admin(t, ep.method, ep.path, "Bearer "+token, nil)
 			wantErrorBody(t, status, h, body, 405, api.CodeMethodNotAllowed)
 			if h.Get("Allow") == "" {
 				t.Errorf("%s %s: 405 without Allow", ep.method, ep.path)

@@ -96,7 +96,7 @@ func TestGatewayWAGI(t *testing.T) {
 			if method == "" {
 				method = http.MethodGet
 			}
-			status, h, body := do(t, env, method, tt.path, tt.header, tt.body)
+			status, h, body := env.Do(t, method, tt.path, tt.header, tt.body)
 			if len(h.Get("X-Request-Id")) != 16 {
 				t.Errorf("X-Request-Id %q, want 16 hex digits", h.Get("X-Request-Id"))
 			}

@@ -71,24 +71,43 @@ func (e *Env) Get(t testing.TB, path string) (int, http.Header, string) {
 	return e.Do(t, http.MethodGet, path, nil, nil)
 }
 
-// Do sends a request to the gateway.
+// Do sends a request to the gateway and returns the status, headers and
+// body. Redirects are not followed: tests see what the gateway answered.
 func (e *Env) Do(t testing.TB, method, path string, header http.Header, body io.Reader) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, e.Gateway+path, body)
+	return send(t, method, e.Gateway+path, header, body)
+}
+
+// Admin sends a request to the admin API with the given Authorization
+// header value ("" sends none).
+func (e *Env) Admin(t testing.TB, method, path, auth string, body io.Reader) (int, http.Header, string) {
+	t.Helper()
+	var h http.Header
+	if auth != "" {
+		h = http.Header{"Authorization": {auth}}
+	}
+	return send(t, method, e.Node.AdminURL()+path, h, body)
+}
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func send(t testing.TB, method, url string, header http.Header, body io.Reader) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirect.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, path, err)
+		t.Fatalf("%s %s: read body: %v", method, url, err)
 	}
 	return resp.StatusCode, resp.Header, string(b)
 }
