@@ -13,7 +13,6 @@ import (
 	"github.com/mote-run/mote/internal/node/nodetest"
 )
 
-
 // TestAdminAPI checks the admin API's auth, errors, metrics, invoke and
 // instances on a real node.
 func TestAdminAPI(t *testing.T) {
