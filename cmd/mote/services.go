@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/client"
 )
 
 // output is the -o flag of listings: "table" (default) or "json".
@@ -40,44 +44,53 @@ func table(w io.Writer, header string, rows [][]string) error {
 	return tw.Flush()
 }
 
-func lsCmd(g *globals) *cobra.Command {
+// listing is a command that fetches a list from the node and prints it as
+// a table (header and one row per item) or, with -o json, as JSON.
+func listing[T any](g *globals, cmd *cobra.Command, header string,
+	fetch func(ctx context.Context, c *client.Client, args []string) ([]T, error), row func(T) []string) *cobra.Command {
 	var o output
-	cmd := &cobra.Command{
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := o.check(); err != nil {
+			return err
+		}
+		c, err := g.client()
+		if err != nil {
+			return err
+		}
+		items, err := fetch(cmd.Context(), c, args)
+		if err != nil {
+			return err
+		}
+		if o == "json" {
+			return writeJSON(g.stdout, items)
+		}
+		rows := make([][]string, 0, len(items))
+		for _, it := range items {
+			rows = append(rows, row(it))
+		}
+		return table(g.stdout, header, rows)
+	}
+	addOutputFlag(cmd, &o)
+	return cmd
+}
+
+func lsCmd(g *globals) *cobra.Command {
+	return listing(g, &cobra.Command{
 		Use:     "ls",
 		Aliases: []string{"list"},
 		Short:   "List services",
 		Example: `  mote ls
   mote ls -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.check(); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			svcs, err := c.Services(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if o == "json" {
-				return writeJSON(g.stdout, svcs)
-			}
-			rows := make([][]string, 0, len(svcs))
-			for _, s := range svcs {
-				rows = append(rows, []string{s.Name, s.Route, fmt.Sprint(s.Version), s.ABI, ago(s.Updated), s.URL})
-			}
-			return table(g.stdout, "NAME\tROUTE\tVERSION\tABI\tUPDATED\tURL", rows)
-		},
-	}
-	addOutputFlag(cmd, &o)
-	return cmd
+	}, "NAME\tROUTE\tVERSION\tABI\tUPDATED\tURL",
+		func(ctx context.Context, c *client.Client, _ []string) ([]api.Service, error) { return c.Services(ctx) },
+		func(s api.Service) []string {
+			return []string{s.Name, s.Route, fmt.Sprint(s.Version), s.ABI, ago(s.Updated), s.URL}
+		})
 }
 
 func psCmd(g *globals) *cobra.Command {
-	var o output
-	cmd := &cobra.Command{
+	return listing(g, &cobra.Command{
 		Use:   "ps [NAME]",
 		Short: "List running instances, of one service or all",
 		Long: `List running instances. A WAGI service runs a fresh instance per request, so
@@ -85,34 +98,17 @@ its instances are the requests in flight.`,
 		Example: `  mote ps
   mote ps hello -o json`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.check(); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
+	}, "ID\tSERVICE\tVERSION\tSTATE\tAGE\tREQUESTS\tREQUEST",
+		func(ctx context.Context, c *client.Client, args []string) ([]api.Instance, error) {
 			name := ""
 			if len(args) == 1 {
 				name = args[0]
 			}
-			insts, err := c.Instances(cmd.Context(), name)
-			if err != nil {
-				return err
-			}
-			if o == "json" {
-				return writeJSON(g.stdout, insts)
-			}
-			rows := make([][]string, 0, len(insts))
-			for _, in := range insts {
-				rows = append(rows, []string{in.ID, in.Service, fmt.Sprint(in.Version), in.State, age(in.Started), fmt.Sprint(in.Requests), in.RequestID})
-			}
-			return table(g.stdout, "ID\tSERVICE\tVERSION\tSTATE\tAGE\tREQUESTS\tREQUEST", rows)
+			return c.Instances(ctx, name)
 		},
-	}
-	addOutputFlag(cmd, &o)
-	return cmd
+		func(in api.Instance) []string {
+			return []string{in.ID, in.Service, fmt.Sprint(in.Version), in.State, age(in.Started), fmt.Sprint(in.Requests), in.RequestID}
+		})
 }
 
 func inspectCmd(g *globals) *cobra.Command {
@@ -136,40 +132,26 @@ func inspectCmd(g *globals) *cobra.Command {
 }
 
 func versionsCmd(g *globals) *cobra.Command {
-	var o output
-	cmd := &cobra.Command{
+	weight := map[int]int{} // version -> share of traffic, filled by fetch
+	return listing(g, &cobra.Command{
 		Use:     "versions NAME",
 		Short:   "List a service's versions, newest first",
 		Example: `  mote versions hello`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.check(); err != nil {
-				return err
-			}
-			c, err := g.client()
+	}, "VERSION\tTRAFFIC\tDIGEST\tABI\tSIZE\tCREATED",
+		func(ctx context.Context, c *client.Client, args []string) ([]api.Version, error) {
+			d, err := c.Service(ctx, args[0])
 			if err != nil {
-				return err
+				return nil, err
 			}
-			d, err := c.Service(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if o == "json" {
-				return writeJSON(g.stdout, d.Versions)
-			}
-			weight := map[int]int{}
 			for _, t := range d.Traffic {
 				weight[t.Version] = t.Weight
 			}
-			rows := make([][]string, 0, len(d.Versions))
-			for _, v := range d.Versions {
-				rows = append(rows, []string{fmt.Sprint(v.Number), fmt.Sprintf("%d%%", weight[v.Number]), shortDigest(v.Digest), v.ABI, humanBytes(v.Size), ago(v.Created)})
-			}
-			return table(g.stdout, "VERSION\tTRAFFIC\tDIGEST\tABI\tSIZE\tCREATED", rows)
+			return d.Versions, nil
 		},
-	}
-	addOutputFlag(cmd, &o)
-	return cmd
+		func(v api.Version) []string {
+			return []string{fmt.Sprint(v.Number), fmt.Sprintf("%d%%", weight[v.Number]), shortDigest(v.Digest), v.ABI, humanBytes(v.Size), ago(v.Created)}
+		})
 }
 
 func rmCmd(g *globals) *cobra.Command {
