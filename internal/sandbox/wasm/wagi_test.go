@@ -511,7 +511,7 @@ func TestConcurrentRequestsUnderRace(t *testing.T) {
 func BenchmarkWAGIServe(b *testing.B) {
 	d := newDriver(b)
 	r := load(b, d, func(s *sandbox.Spec) {
-		s.Module, s.Digest, s.MemoryLimit = mustRead("testdata/hello.wasm"), "sha256:hello", 16<<20
+		s.Module, s.Digest, s.MemoryLimit = mustRead("../../../examples/hello-c/hello.wasm"), "sha256:hello", 16<<20
 	})
 	req := request("/bench", "")
 	req.Header = http.Header{"User-Agent": {"Go-http-client/1.1"}, "Accept-Encoding": {"gzip"}}

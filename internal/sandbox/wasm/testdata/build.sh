@@ -5,7 +5,6 @@
 set -eu
 cd "$(dirname "$0")"
 clang --target=wasm32-wasi --sysroot=/usr -O2 -Wl,--strip-all -o guest.wasm guest.c
-clang --target=wasm32-wasi --sysroot=/usr -Os -Wl,--strip-all -o hello.wasm hello.c
 wat2wasm noentry.wat -o noentry.wasm
 wat2wasm unknownimport.wat -o unknownimport.wasm
 wat2wasm bigmem.wat -o bigmem.wasm
