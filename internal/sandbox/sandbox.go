@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/guest/abi"
 )
 
 // Errors a Runner's Serve returns, by class. The gateway maps each class to
@@ -34,6 +35,67 @@ var (
 	// ErrClosed: the runner was closed; the request was not started.
 	ErrClosed = errors.New("runner closed")
 )
+
+// Errors a Host returns to a guest's capability call, by class; the wasm
+// driver turns each into the ABI's error code (guest/abi). ErrTimeout above
+// serves for calls that ran out of time; any other error is "failed".
+var (
+	// ErrDenied: the manifest does not grant the capability or target.
+	ErrDenied = errors.New("capability not granted")
+	// ErrNotFound: no such key, config value or service.
+	ErrNotFound = errors.New("not found")
+	// ErrTooLarge: a key, value, request or response is over its limit.
+	ErrTooLarge = errors.New("too large")
+	// ErrInvalid: a malformed argument (bad key, URL or request).
+	ErrInvalid = errors.New("invalid argument")
+	// ErrDepth: service-to-service calls nested deeper than MaxCallDepth.
+	ErrDepth = errors.New("call depth limit")
+)
+
+// MaxCallDepth bounds nested service-to-service calls: a request may pass
+// through at most this many services, so a loop of calls ends.
+const MaxCallDepth = 8
+
+// Host gives a version's guests their capabilities (docs/abi.md). One Host
+// serves every instance of a version and must be safe for concurrent use.
+// ctx is the guest's request: RequestFrom and CallDepth read it. Errors
+// should wrap the classes above and say what to do in their message; the
+// guest sees the message.
+type Host interface {
+	KVGet(ctx context.Context, key string) ([]byte, error)
+	KVSet(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	KVDelete(ctx context.Context, key string) error
+	KVList(ctx context.Context, prefix string) ([]string, error)
+	Config(ctx context.Context, key string) (string, error)
+	Fetch(ctx context.Context, req *abi.Request) (*abi.Response, error)
+	Call(ctx context.Context, service string, req *abi.Request) (*abi.Response, error)
+	Log(ctx context.Context, level int, msg string)
+}
+
+type requestKey struct{}
+type depthKey struct{}
+
+// WithRequest returns ctx carrying the request a guest is serving.
+func WithRequest(ctx context.Context, r *Request) context.Context {
+	return context.WithValue(ctx, requestKey{}, r)
+}
+
+// RequestFrom returns the request ctx carries, or nil.
+func RequestFrom(ctx context.Context) *Request {
+	r, _ := ctx.Value(requestKey{}).(*Request)
+	return r
+}
+
+// WithCallDepth returns ctx one service-to-service call deeper.
+func WithCallDepth(ctx context.Context) context.Context {
+	return context.WithValue(ctx, depthKey{}, CallDepth(ctx)+1)
+}
+
+// CallDepth is how many calls deep ctx is: 0 for a request from a client.
+func CallDepth(ctx context.Context) int {
+	d, _ := ctx.Value(depthKey{}).(int)
+	return d
+}
 
 // GuestError says how a guest failed. It wraps ErrGuestFailed.
 type GuestError struct {
@@ -77,6 +139,14 @@ type Spec struct {
 	MaxQueue     int
 	// Logs receives the guest's stderr and the driver's own lines.
 	Logs LogSink
+	// Host gives guests their capabilities; nil denies them all.
+	Host Host
+	// MinInstances are kept initialized while the version is loaded, for a
+	// pooled ABI; IdleTimeout is how long an instance beyond them may sit
+	// unused before it is stopped. Zero IdleTimeout means the driver's
+	// default.
+	MinInstances int
+	IdleTimeout  time.Duration
 }
 
 // LogSink receives log lines. Implementations must be safe for concurrent
