@@ -119,6 +119,26 @@ type LogEntry struct {
 	Message   string    `json:"message"`
 }
 
+// ConfigEntry is one configuration value of a service, set by the operator
+// with `mote config set` and read by the service through the config
+// capability. When Secret is true the admin API never returns the value:
+// Value is "" in every listing, and only the service itself reads it.
+type ConfigEntry struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+	// Secret marks a value that is never shown: not in listings, logs or errors.
+	Secret  bool      `json:"secret"`
+	Updated time.Time `json:"updated"`
+}
+
+// ConfigRequest sets configuration values of a service (PUT
+// /v1/services/{name}/config). Every value in Values is set, with Secret
+// applying to all of them; keys not named keep their values.
+type ConfigRequest struct {
+	Values map[string]string `json:"values"`
+	Secret bool              `json:"secret,omitempty"`
+}
+
 // NodeInfo describes a running node.
 type NodeInfo struct {
 	Version    string    `json:"version"`

@@ -1,6 +1,6 @@
 // Package client is the Go SDK for a mote node's admin API: deploy services,
-// list and inspect them, stream their logs, invoke them, and read the node's
-// health and metrics. The mote CLI talks to nodes only through this package.
+// list and inspect them, set their configuration and secrets, stream their
+// logs, invoke them, and read the node's health and metrics. The mote CLI talks to nodes only through this package.
 //
 // A Client is safe for concurrent use. Every method takes the caller's
 // context, which bounds the whole call (the SDK adds no overall timeout, so

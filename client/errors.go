@@ -31,6 +31,9 @@ var (
 	// ErrInvalidPackage: a Package to deploy lacks its manifest or module, or
 	// has a file with an empty path.
 	ErrInvalidPackage = errors.New("invalid package")
+	// ErrInvalidConfig: SetConfig got no values or an empty key, or
+	// DeleteConfig an empty key.
+	ErrInvalidConfig = errors.New("invalid config")
 )
 
 // unreachableHint is what to do when no node answers.

@@ -92,3 +92,36 @@ func ExampleClient_Invoke() {
 	fmt.Println(resp.Status)
 	_, _ = io.Copy(os.Stdout, resp.Body)
 }
+
+// Give a service a setting and a secret, then list its configuration. The
+// service reads both through the config capability; the listing never shows
+// the secret.
+func ExampleClient_SetConfig() {
+	ctx := context.Background()
+	c, err := client.FromEnv()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.SetConfig(ctx, "api", map[string]string{"GREETING": "hello"}, false); err != nil {
+		log.Fatal(err)
+	}
+	if err := c.SetConfig(ctx, "api", map[string]string{"DB_PASSWORD": os.Getenv("DB_PASSWORD")}, true); err != nil {
+		log.Fatal(err)
+	}
+	entries, err := c.Config(ctx, "api")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Secret {
+			fmt.Println(e.Key, "(secret)")
+			continue
+		}
+		fmt.Println(e.Key, "=", e.Value)
+	}
+	// Remove the setting again; an unknown key is a not_found *api.Error.
+	var apiErr *api.Error
+	if err := c.DeleteConfig(ctx, "api", "GREETING"); errors.As(err, &apiErr) && apiErr.Code == api.CodeNotFound {
+		fmt.Println("already gone")
+	}
+}

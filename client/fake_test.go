@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +50,7 @@ type fakeNode struct {
 type fakeService struct {
 	svc      api.Service
 	versions []api.Version // newest first
+	config   map[string]api.ConfigEntry
 }
 
 // seenRequest is what the fake records of a request.
@@ -205,6 +208,31 @@ func (f *fakeNode) routes() {
 	})
 	m.HandleFunc("GET /v1/services/{name}/versions", func(w http.ResponseWriter, r *http.Request) {
 		f.withService(w, r, func(s *fakeService) { writeJSON(w, 200, s.versions) })
+	})
+	m.HandleFunc("PUT /v1/services/{name}/config", f.setConfig)
+	m.HandleFunc("GET /v1/services/{name}/config", func(w http.ResponseWriter, r *http.Request) {
+		f.withService(w, r, func(s *fakeService) {
+			out := []api.ConfigEntry{}
+			for _, k := range slices.Sorted(maps.Keys(s.config)) {
+				e := s.config[k]
+				if e.Secret {
+					e.Value = ""
+				}
+				out = append(out, e)
+			}
+			writeJSON(w, 200, out)
+		})
+	})
+	m.HandleFunc("DELETE /v1/services/{name}/config/{key}", func(w http.ResponseWriter, r *http.Request) {
+		f.withService(w, r, func(s *fakeService) {
+			k := r.PathValue("key")
+			if _, ok := s.config[k]; !ok {
+				writeError(w, api.Errorf(api.CodeNotFound, "service %s has no config key %s", s.svc.Name, k))
+				return
+			}
+			delete(s.config, k)
+			w.WriteHeader(http.StatusNoContent)
+		})
 	})
 	m.HandleFunc("GET /v1/services/{name}/logs", f.serveLogs)
 	m.HandleFunc("/v1/services/{name}/invoke/{path...}", f.invoke)
@@ -493,4 +521,40 @@ func (f *fakeNode) invoke(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(status)
 	_, _ = io.Copy(w, r.Body)
+}
+
+// fakeKeyRule is the fake node's rule for config keys: an environment
+// variable name.
+var fakeKeyRule = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+
+// setConfig stores config values as the node does: the service must
+// exist, every key must be valid, and no error holds a value.
+func (f *fakeNode) setConfig(w http.ResponseWriter, r *http.Request) {
+	var req api.ConfigRequest
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, api.Errorf(api.CodeBadRequest, "the body is not a config request"))
+		return
+	}
+	if len(req.Values) == 0 {
+		writeError(w, api.Errorf(api.CodeBadRequest, "no values to set"))
+		return
+	}
+	for _, k := range slices.Sorted(maps.Keys(req.Values)) {
+		if !fakeKeyRule.MatchString(k) {
+			writeError(w, api.Errorf(api.CodeBadRequest, "invalid config key %q: keys are A-Z, a-z, 0-9 and _, not starting with a digit", k))
+			return
+		}
+	}
+	f.withService(w, r, func(s *fakeService) {
+		if s.config == nil {
+			s.config = map[string]api.ConfigEntry{}
+		}
+		now := time.Now().UTC()
+		for k, v := range req.Values {
+			s.config[k] = api.ConfigEntry{Key: k, Value: v, Secret: req.Secret, Updated: now}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
