@@ -155,7 +155,7 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 	n, err := v.r.Read(p)
 	v.n += int64(n)
 	if v.n > v.max {
-		v.err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, v.max)
+		v.err = fmt.Errorf("%w: a blob of more than %d bytes", ErrTooLarge, v.max)
 		return 0, v.err
 	}
 	v.h.Write(p[:n])

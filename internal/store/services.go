@@ -76,10 +76,11 @@ func (s *Store) UpdateService(ctx context.Context, svc api.Service, rev uint64) 
 	return 0, fmt.Errorf("update service %s: %w", svc.Name, kvErr(err))
 }
 
-// DeleteService removes a service with its versions and its logs.
-// ErrNotFound if there is no such service.
+// DeleteService removes a service with its versions, its configuration,
+// its key-value namespace and its logs. ErrNotFound if there is no such
+// service.
 //
-// Versions and logs go first, the service last: if the process dies half
+// Everything else goes first, the service last: if the process dies half
 // way, the service is still listed and deleting it again finishes the job,
 // and no orphaned version can block a later service of the same name.
 func (s *Store) DeleteService(ctx context.Context, name string) error {
@@ -91,6 +92,9 @@ func (s *Store) DeleteService(ctx context.Context, name string) error {
 	}
 	if err := s.verSt.Purge(ctx, jetstream.WithPurgeSubject("$KV."+versionsBucket+"."+name+".>")); err != nil {
 		return fmt.Errorf("delete service %s: versions: %w", name, err)
+	}
+	if err := s.deleteAllConfig(ctx, name); err != nil {
+		return fmt.Errorf("delete service %s: %w", name, err)
 	}
 	if err := s.DeleteLogs(ctx, name); err != nil {
 		return fmt.Errorf("delete service %s: %w", name, err)

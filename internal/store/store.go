@@ -6,6 +6,7 @@
 //
 //   - services: KV bucket "mote_services", key = service name, value = api.Service JSON;
 //   - versions: KV bucket "mote_versions", key = "<service>.<number>", value = api.Version JSON;
+//   - config:   KV bucket "mote_config", key = "<service>.<KEY>", value = JSON {value, secret, updated};
 //   - blobs:    object store "mote_blobs", object name = "sha256:<hex>";
 //   - logs:     stream "MOTE_LOGS", subject "mote.logs.<service>", one api.LogEntry JSON per message.
 //
@@ -65,13 +66,17 @@ var (
 	ErrDigestMismatch = errors.New("store: content does not match digest")
 	// ErrCorrupt: a stored blob no longer hashes to its digest.
 	ErrCorrupt = errors.New("store: stored blob is corrupt")
-	// ErrTooLarge: a blob is larger than Options.MaxBlobSize.
-	ErrTooLarge = errors.New("store: blob too large")
+	// ErrTooLarge: a blob is larger than Options.MaxBlobSize, or a
+	// configuration or key-value value is over its limit.
+	ErrTooLarge = errors.New("store: too large")
 	// ErrInvalidDigest: a digest is not "sha256:" followed by 64 lowercase hex digits.
 	ErrInvalidDigest = errors.New("store: invalid digest")
 	// ErrInvalidName: a service name is not 1..63 characters of [a-z0-9-], or
 	// a version number is not positive.
 	ErrInvalidName = errors.New("store: invalid name")
+	// ErrInvalidKey: a configuration key is not [A-Za-z_][A-Za-z0-9_]{0,127},
+	// or a key-value key is not 1..MaxKVKey bytes of UTF-8.
+	ErrInvalidKey = errors.New("store: invalid key")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store: closed")
 )
@@ -88,6 +93,7 @@ const (
 const (
 	servicesBucket = "mote_services"
 	versionsBucket = "mote_versions"
+	configBucket   = "mote_config"
 	blobsBucket    = "mote_blobs"
 	logsStream     = "MOTE_LOGS"
 	logsSubject    = "mote.logs."
@@ -137,6 +143,7 @@ type Store struct {
 	services jetstream.KeyValue
 	versions jetstream.KeyValue
 	verSt    jetstream.Stream // the stream behind versions, for purges by service
+	config   jetstream.KeyValue
 	blobs    jetstream.ObjectStore
 	logs     jetstream.Stream
 
@@ -299,6 +306,14 @@ func (s *Store) setup(ctx context.Context) error {
 	}
 	if s.verSt, err = s.js.Stream(ctx, "KV_"+versionsBucket); err != nil {
 		return fmt.Errorf("bucket %s: %w", versionsBucket, err)
+	}
+	if s.config, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      configBucket,
+		Description: "mote configuration: key = <service>.<KEY>",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	}); err != nil {
+		return fmt.Errorf("bucket %s: %w", configBucket, err)
 	}
 	if s.blobs, err = s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      blobsBucket,
