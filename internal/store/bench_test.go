@@ -132,3 +132,53 @@ func BenchmarkLogsTail10(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkKV measures a guest's kv_set and kv_get as the store serves them
+// (100-byte values over 1000 keys).
+func BenchmarkKV(b *testing.B) {
+	value := bytes.Repeat([]byte("v"), 100)
+	for _, m := range syncModes {
+		b.Run("set/"+m.name, func(b *testing.B) {
+			s := openStore(b, "", func(o *Options) { o.NoSync = m.noSync })
+			ctx := b.Context()
+			i := 0
+			for b.Loop() {
+				if err := s.KVSet(ctx, "bench", fmt.Sprint("key-", i%1000), value, 0); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+	b.Run("get", func(b *testing.B) {
+		s := openStore(b, "")
+		ctx := b.Context()
+		for i := range 1000 {
+			if err := s.KVSet(ctx, "bench", fmt.Sprint("key-", i), value, time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := s.KVGet(ctx, "bench", fmt.Sprint("key-", i%1000)); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("list1000", func(b *testing.B) {
+		s := openStore(b, "", func(o *Options) { o.NoSync = true })
+		ctx := b.Context()
+		for i := range 1000 {
+			if err := s.KVSet(ctx, "bench", fmt.Sprint("key-", i), value, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for b.Loop() {
+			if keys, err := s.KVList(ctx, "bench", "key-"); err != nil || len(keys) != 1000 {
+				b.Fatal(len(keys), err)
+			}
+		}
+	})
+}

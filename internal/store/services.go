@@ -96,6 +96,9 @@ func (s *Store) DeleteService(ctx context.Context, name string) error {
 	if err := s.deleteAllConfig(ctx, name); err != nil {
 		return fmt.Errorf("delete service %s: %w", name, err)
 	}
+	if err := s.deleteKV(ctx, name); err != nil {
+		return fmt.Errorf("delete service %s: %w", name, err)
+	}
 	if err := s.DeleteLogs(ctx, name); err != nil {
 		return fmt.Errorf("delete service %s: %w", name, err)
 	}
