@@ -17,12 +17,13 @@ import (
 // schema lists the keys each table takes, in the order messages list them.
 // The top level's tables are keys of kind table; [env] is free-form.
 var schema = map[string][]string{
-	"":          {"name", "route", "description", "wasm", "container", "limits", "env", "scale", "auth", "build"},
+	"":          {"name", "route", "description", "wasm", "container", "limits", "env", "scale", "auth", "allow", "build"},
 	"wasm":      {"module", "abi", "files"},
 	"container": {"image"},
 	"limits":    {"memory", "timeout", "body", "response"},
 	"scale":     {"min", "max", "idle"},
 	"auth":      {"require_key"},
+	"allow":     {"kv", "config", "http", "call"},
 	"build":     {"command", "watch"},
 }
 
@@ -147,13 +148,14 @@ func (d *decoder) manifest(raw map[string]any) *Manifest {
 		d.duration(t, append(p, "idle"), `"5m"`, &m.Scale.Idle)
 	}
 	if t, ok := d.table(raw, "auth"); ok {
-		if v, ok := t["require_key"]; ok {
-			if b, isBool := v.(bool); isBool {
-				m.Auth.RequireKey = b
-			} else {
-				d.fail([]string{"auth", "require_key"}, "want true or false, got %s", describe(v))
-			}
-		}
+		d.boolean(t, []string{"auth", "require_key"}, &m.Auth.RequireKey)
+	}
+	if t, ok := d.table(raw, "allow"); ok {
+		p := []string{"allow"}
+		d.boolean(t, append(p, "kv"), &m.Allow.KV)
+		d.boolean(t, append(p, "config"), &m.Allow.Config)
+		m.Allow.HTTP = d.strs(t, append(p, "http"), `["api.example.com"]`)
+		m.Allow.Call = d.strs(t, append(p, "call"), `["users"]`)
 	}
 	if t, ok := d.table(raw, "build"); ok {
 		m.Build = &Build{}
@@ -281,6 +283,19 @@ func (d *decoder) strs(t map[string]any, p []string, example string) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+func (d *decoder) boolean(t map[string]any, p []string, dst *bool) {
+	v, ok := t[p[len(p)-1]]
+	if !ok {
+		return
+	}
+	b, ok := v.(bool)
+	if !ok {
+		d.fail(p, "want true or false, got %s", describe(v))
+		return
+	}
+	*dst = b
 }
 
 func (d *decoder) size(t map[string]any, p []string, example string, dst *ByteSize) {

@@ -51,6 +51,15 @@ func (m *Manifest) Format() []byte {
 	kv("idle", quote(m.Scale.Idle.String()))
 	b.WriteString("\n[auth]\n")
 	kv("require_key", fmt.Sprint(m.Auth.RequireKey))
+	b.WriteString("\n[allow]\n")
+	kv("kv", fmt.Sprint(m.Allow.KV))
+	kv("config", fmt.Sprint(m.Allow.Config))
+	if len(m.Allow.HTTP) > 0 {
+		kv("http", quoteList(m.Allow.HTTP))
+	}
+	if len(m.Allow.Call) > 0 {
+		kv("call", quoteList(m.Allow.Call))
+	}
 	if bd := m.Build; bd != nil {
 		b.WriteString("\n[build]\n")
 		kv("command", quote(bd.Command))

@@ -18,6 +18,7 @@ func FuzzParse(f *testing.F) {
 		"limits = { memory = \"1\" }\nname = 'x'\nwasm.module = \"x.wasm\"\n",
 		"name = \"x\"\n[[wasm]]\nmodule = 1\n[env]\n\"\" = \"\\u0000\"\n",
 		"name = = 1",
+		base + "[allow]\nkv = true\nconfig = false\nhttp = [\"a.example.com\", \"[::1]:8080\", \"b:1\"]\ncall = [\"*\", \"users\"]\n",
 	} {
 		f.Add([]byte(seed))
 	}

@@ -1,6 +1,7 @@
 // Package manifest reads and checks mote.toml, the file that defines a
 // service: its name and route, what runs it (a Wasm module or a container
-// image), its limits, environment, scaling and auth, and how to build it.
+// image), its limits, environment, scaling, auth and granted capabilities,
+// and how to build it.
 //
 // Parse and Load apply the defaults and check every rule, reporting all
 // problems at once in an *Error whose lines look like
@@ -59,6 +60,9 @@ type Manifest struct {
 	Env   map[string]string
 	Scale Scale
 	Auth  Auth
+	// Allow grants host capabilities; the zero value (no [allow]) denies
+	// them all.
+	Allow Allow
 	// Build says how to build the module; nil when there is no [build].
 	Build *Build
 }
@@ -112,6 +116,45 @@ type Scale struct {
 type Auth struct {
 	// RequireKey makes callers present an API key.
 	RequireKey bool
+}
+
+// Allow is the [allow] table: the host capabilities (docs/abi.md) the
+// service may use. Each is denied unless granted here.
+type Allow struct {
+	// KV grants the service's own key-value namespace.
+	KV bool
+	// Config grants reading the values set with `mote config set`.
+	Config bool
+	// HTTP lists the hosts outbound requests may reach: "host" (any port)
+	// or "host:port", lowercase, with IPv6 addresses in brackets
+	// ("[::1]:8080"); no scheme, path or wildcard. nil when there are none.
+	HTTP []string
+	// Call lists the services this one may call by name; "*" allows any.
+	// nil when there are none.
+	Call []string
+}
+
+// AllowsHTTP reports whether a request to host (lowercase, without
+// brackets) on port may go out: an entry names the host and either no
+// port or that port.
+func (a Allow) AllowsHTTP(host, port string) bool {
+	for _, e := range a.HTTP {
+		h, p := SplitHostPort(e)
+		if h == host && (p == "" || p == port) {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowsCall reports whether the service may call service.
+func (a Allow) AllowsCall(service string) bool {
+	for _, e := range a.Call {
+		if e == "*" || e == service {
+			return true
+		}
+	}
+	return false
 }
 
 // Build is the [build] table.

@@ -59,6 +59,12 @@ idle = "90s"
 [auth]
 require_key = true
 
+[allow]
+kv = true
+config = true
+http = ["api.example.com", "127.0.0.1:8090", "[::1]:443"]
+call = ["users", "*"]
+
 [build]
 command = "make"
 watch = ["src/**/*.c"]
@@ -76,6 +82,7 @@ watch = ["src/**/*.c"]
 		Env:         map[string]string{"GREETING": "hi", "_X1": ""},
 		Scale:       Scale{Min: 2, Max: 10, Idle: Duration(90 * time.Second)},
 		Auth:        Auth{RequireKey: true},
+		Allow:       Allow{KV: true, Config: true, HTTP: []string{"api.example.com", "127.0.0.1:8090", "[::1]:443"}, Call: []string{"users", "*"}},
 		Build:       &Build{Command: "make", Watch: []string{"src/**/*.c"}},
 	}
 	if !reflect.DeepEqual(m, want) {
@@ -253,6 +260,49 @@ func TestValidation(t *testing.T) {
 		{"scale idle short", base + "[scale]\nidle = \"999ms\"\n", []problem{{5, "[scale] idle", "at least \"1s\""}}},
 		{"scale idle bad", base + "[scale]\nidle = \"5 minutes\"\n", []problem{{5, "[scale] idle", "not a duration"}}},
 
+		// [allow].
+		{"allow all", base + "[allow]\nkv = true\nconfig = false\nhttp = [\"a.example.com\", \"b.example.com:8443\", \"10.0.0.1\", \"[::1]\", \"[2001:db8::1]:80\", \"localhost:65535\", \"xn--bcher-kva.example\"]\ncall = [\"users\", \"a-1\", \"*\"]\n", nil},
+		{"allow empty", base + "[allow]\n", nil},
+		{"allow empty lists", base + "[allow]\nhttp = []\ncall = []\n", nil},
+		{"allow kv string", base + "[allow]\nkv = \"yes\"\n", []problem{{5, "[allow] kv", "want true or false"}}},
+		{"allow config int", base + "[allow]\nconfig = 1\n", []problem{{5, "[allow] config", "want true or false, got integer 1"}}},
+		{"allow http string", base + "[allow]\nhttp = \"api.example.com\"\n", []problem{{5, "[allow] http", `want an array of strings like ["api.example.com"]`}}},
+		{"allow call string", base + "[allow]\ncall = \"users\"\n", []problem{{5, "[allow] call", `want an array of strings like ["users"]`}}},
+		{"allow unknown key", base + "[allow]\nnetwork = [\"x\"]\n", []problem{{5, "[allow] network", "the keys here are kv, config, http, call"}}},
+		{"allow near miss", base + "[allow]\nkvs = true\n", []problem{{5, "[allow] kvs", `did you mean "kv"?`}}},
+		{"allowed table", base + "[allowed]\nkv = true\n", []problem{{4, "allowed", `did you mean "allow"?`}}},
+		{"http empty", base + "[allow]\nhttp = [\"\"]\n", []problem{{5, "[allow] http", `"" names no host`}}},
+		{"http star", base + "[allow]\nhttp = [\"*\"]\n", []problem{{5, "[allow] http", "wildcards are not allowed"}}},
+		{"http wildcard", base + "[allow]\nhttp = [\"*.example.com\"]\n", []problem{{5, "[allow] http", "wildcards are not allowed"}}},
+		{"http url", base + "[allow]\nhttp = [\"https://API.example.com/v1?x=1\"]\n", []problem{{5, "[allow] http", `is not a host; write only the host (and port), like "api.example.com"`}}},
+		{"http url port", base + "[allow]\nhttp = [\"http://localhost:8080\"]\n", []problem{{5, "[allow] http", `like "localhost:8080"`}}},
+		{"http path", base + "[allow]\nhttp = [\"api.example.com/v1\"]\n", []problem{{5, "[allow] http", `like "api.example.com"`}}},
+		{"http userinfo", base + "[allow]\nhttp = [\"user@api.example.com\"]\n", []problem{{5, "[allow] http", `like "api.example.com"`}}},
+		{"http uppercase", base + "[allow]\nhttp = [\"API.Example.com\"]\n", []problem{{5, "[allow] http", `has uppercase letters; write "api.example.com"`}}},
+		{"http bad port", base + "[allow]\nhttp = [\"a.com:http\"]\n", []problem{{5, "[allow] http", `"http" is not a port`}}},
+		{"http port zero", base + "[allow]\nhttp = [\"a.com:0\"]\n", []problem{{5, "[allow] http", "from 1 to 65535"}}},
+		{"http port big", base + "[allow]\nhttp = [\"a.com:65536\"]\n", []problem{{5, "[allow] http", "from 1 to 65535"}}},
+		{"http port empty", base + "[allow]\nhttp = [\"a.com:\"]\n", []problem{{5, "[allow] http", `"" is not a port`}}},
+		{"http port leading zero", base + "[allow]\nhttp = [\"a.com:080\"]\n", []problem{{5, "[allow] http", "is not a port"}}},
+		{"http ipv6 bare", base + "[allow]\nhttp = [\"::1\"]\n", []problem{{5, "[allow] http", "in brackets"}}},
+		{"http ipv6 bad", base + "[allow]\nhttp = [\"[1.2.3.4]\"]\n", []problem{{5, "[allow] http", "not a bracketed IPv6 address"}}},
+		{"http ipv6 junk", base + "[allow]\nhttp = [\"[::1]x\"]\n", []problem{{5, "[allow] http", "not a bracketed IPv6 address"}}},
+		{"http ipv6 unclosed", base + "[allow]\nhttp = [\"[::1\"]\n", []problem{{5, "[allow] http", "not a bracketed IPv6 address"}}},
+		{"http underscore", base + "[allow]\nhttp = [\"a_b.com\"]\n", []problem{{5, "[allow] http", `"_" cannot be in a host name`}}},
+		{"http space", base + "[allow]\nhttp = [\"a b.com\"]\n", []problem{{5, "[allow] http", `" " cannot be in a host name`}}},
+		{"http trailing dot", base + "[allow]\nhttp = [\"example.com.\"]\n", []problem{{5, "[allow] http", "ends with a dot"}}},
+		{"http empty label", base + "[allow]\nhttp = [\"a..com\"]\n", []problem{{5, "[allow] http", "1 to 63 characters"}}},
+		{"http dash label", base + "[allow]\nhttp = [\"-a.com\"]\n", []problem{{5, "[allow] http", "starts or ends with '-'"}}},
+		{"http long", base + "[allow]\nhttp = [\"" + strings.Repeat("a.", 127) + "aa\"]\n", []problem{{5, "[allow] http", "longer than 253 bytes"}}},
+		{"http twice", base + "[allow]\nhttp = [\"a.com\", \"b.com\", \"a.com\"]\n", []problem{{5, "[allow] http", `"a.com" is listed twice`}}},
+		{"http multiline", base + "[allow]\nkv = true\nhttp = [\n  \"ok.com\",\n  \"bad/\",\n]\n", []problem{{6, "[allow] http", "is not a host"}}},
+		{"call bad name", base + "[allow]\ncall = [\"Users\"]\n", []problem{{5, "[allow] call", `"Users" is not a service name; write the name from the other service's mote.toml`}}},
+		{"call fix", base + "[allow]\ncall = [\"user_db\"]\n", []problem{{5, "[allow] call", `like "user-db"`}}},
+		{"call empty", base + "[allow]\ncall = [\"\"]\n", []problem{{5, "[allow] call", `"" is not a service name`}}},
+		{"call wildcard prefix", base + "[allow]\ncall = [\"user*\"]\n", []problem{{5, "[allow] call", `or "*" for any service`}}},
+		{"call twice", base + "[allow]\ncall = [\"a\", \"a\"]\n", []problem{{5, "[allow] call", `"a" is listed twice`}}},
+		{"call route", base + "[allow]\ncall = [\"/users\"]\n", []problem{{5, "[allow] call", `like "users"`}}},
+
 		// [build].
 		{"build ok", base + "[build]\ncommand = \"tinygo build -o hello.wasm\"\nwatch = [\"*.go\", \"go.mod\"]\n", nil},
 		{"build multiline command", base + "[build]\ncommand = '''\nset -e\nmake\n'''\nwatch = [\"src/*\"]\n", nil},
@@ -410,6 +460,8 @@ func TestFormatRoundTrip(t *testing.T) {
 	for _, doc := range []string{
 		base,
 		"name = \"web\"\n[container]\nimage = \"./image\"\n[env]\n\"a\" = \"\\\"q\\\"\\n\\t\\u0001é\"\n",
+		base + "[allow]\nconfig = true\ncall = [\"*\"]\n",
+		base + "[allow]\nhttp = [\"[::1]:80\", \"a.b\"]\n",
 		"description = '''\nline \\ two\n'''\n" + base + "[limits]\nmemory = \"10MB\"\nbody = \"1000\"\ntimeout = \"2m3.5s\"\n[scale]\nmin = 3\n[build]\ncommand = \"make\"\nwatch = [\"a b/*\"]\n",
 	} {
 		m, err := Parse([]byte(doc))

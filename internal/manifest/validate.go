@@ -136,6 +136,25 @@ func validate(m *Manifest, report reporter) {
 		sayf([]string{"scale", "idle"}, "%s is too short; write at least %q, like \"5m\"", s.Idle, MinIdle.String())
 	}
 
+	seen := map[string]bool{}
+	for _, h := range m.Allow.HTTP {
+		if msg := checkAllowHost(h); msg != "" {
+			say(msg, "allow", "http")
+		} else if seen[h] {
+			sayf([]string{"allow", "http"}, "%q is listed twice; list each host once", h)
+		}
+		seen[h] = true
+	}
+	clear(seen)
+	for _, c := range m.Allow.Call {
+		if msg := checkCallee(c); msg != "" {
+			say(msg, "allow", "call")
+		} else if seen[c] {
+			sayf([]string{"allow", "call"}, "%q is listed twice; list each service once", c)
+		}
+		seen[c] = true
+	}
+
 	if b := m.Build; b != nil {
 		if strings.TrimSpace(b.Command) == "" {
 			say(`is missing or empty; add command = "..." under [build], the shell command that builds the module (like "make")`, "build", "command")
