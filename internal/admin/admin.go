@@ -1,7 +1,8 @@
 // Package admin serves mote's control-plane REST API (described by
 // openapi.json, served at /v1/openapi.json): deploys, services, versions,
-// logs, instances and invocation, plus /healthz, /readyz and Prometheus
-// /metrics. Everything but /healthz and /readyz needs the node's bearer token.
+// configuration and secrets, logs, instances and invocation, plus /healthz,
+// /readyz and Prometheus /metrics. Everything but /healthz and /readyz needs
+// the node's bearer token.
 //
 // Handlers only translate HTTP to calls on the controller and the store;
 // errors become api.ErrorBody JSON with stable codes.
@@ -116,6 +117,9 @@ func (h *handler) routes() []route {
 		{pattern: "GET /v1/services/{name}", handler: h.getService},
 		{pattern: "DELETE /v1/services/{name}", handler: h.deleteService},
 		{pattern: "GET /v1/services/{name}/versions", handler: h.listVersions},
+		{pattern: "PUT /v1/services/{name}/config", handler: h.setConfig},
+		{pattern: "GET /v1/services/{name}/config", handler: h.listConfig},
+		{pattern: "DELETE /v1/services/{name}/config/{key}", handler: h.deleteConfig},
 		{pattern: "GET /v1/services/{name}/logs", stream: true, handler: h.logs},
 		{pattern: "/v1/services/{name}/invoke", stream: true, handler: h.invoke},
 		{pattern: "/v1/services/{name}/invoke/{path...}", stream: true, handler: h.invoke},
@@ -227,7 +231,8 @@ func writeErr(w http.ResponseWriter, err error) {
 		gateway.WriteError(w, ae)
 	case errors.Is(err, store.ErrNotFound):
 		gateway.WriteError(w, api.Errorf(api.CodeNotFound, "%v", err))
-	case errors.Is(err, store.ErrInvalidDigest), errors.Is(err, store.ErrDigestMismatch), errors.Is(err, store.ErrInvalidName):
+	case errors.Is(err, store.ErrInvalidDigest), errors.Is(err, store.ErrDigestMismatch), errors.Is(err, store.ErrInvalidName),
+		errors.Is(err, store.ErrInvalidKey):
 		gateway.WriteError(w, api.Errorf(api.CodeBadRequest, "%v", err))
 	case errors.Is(err, store.ErrTooLarge):
 		gateway.WriteError(w, api.Errorf(api.CodeBodyTooLarge, "%v", err))
