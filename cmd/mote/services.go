@@ -158,7 +158,7 @@ func rmCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:     "rm NAME...",
 		Aliases: []string{"remove"},
-		Short:   "Remove services, their versions and their logs",
+		Short:   "Remove services, their versions, configuration and logs",
 		Long:    `Remove services. Requests in flight finish; new ones get 404.`,
 		Example: `  mote rm hello`,
 		Args:    cobra.MinimumNArgs(1),
