@@ -7,8 +7,10 @@
 // environment, no files but the package's own (read-only, jailed), real clocks
 // and a secure random source, and a linear-memory cap.
 //
-// Only the WAGI ABI (a fresh instance of a WASI command per request) is
-// implemented here; see docs/abi.md.
+// Two ABIs are implemented (docs/abi.md): WAGI, a fresh instance of a WASI
+// command per request, and pooled, initialized reactor instances reused
+// across requests. Both may import the mote_v1 host functions, which give
+// a guest the capabilities of its Spec's Host.
 package wasm
 
 import (
@@ -21,9 +23,11 @@ import (
 	"sync"
 
 	"github.com/tetratelabs/wazero"
+	wazeroapi "github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/guest/abi"
 	"github.com/mote-run/mote/internal/sandbox"
 )
 
@@ -44,17 +48,22 @@ type Driver struct {
 	cache  wazero.CompilationCache
 	logger *slog.Logger
 
+	// noInterrupt turns off stopping guests when their context is done,
+	// for BenchmarkInterruptCost only: timeouts do not work without it.
+	noInterrupt bool
+
 	mu       sync.Mutex
 	closed   bool
 	runtimes map[uint32]*engine          // by memory limit in pages
 	modules  map[moduleKey]*sharedModule // compiled code, reference counted
 }
 
-// engine is a wazero runtime with WASI instantiated. A runtime's memory
-// limit is fixed at creation, so the driver keeps one per limit in use.
+// engine is a wazero runtime with WASI and mote_v1 instantiated. A
+// runtime's memory limit is fixed at creation, so the driver keeps one per
+// limit in use.
 type engine struct {
 	rt      wazero.Runtime
-	wasiFns map[string]bool // names wasi_snapshot_preview1 provides
+	wasiFns map[string]wazeroapi.FunctionDefinition // what wasi_snapshot_preview1 provides
 }
 
 type moduleKey struct {
@@ -113,16 +122,17 @@ func (d *Driver) engineFor(ctx context.Context, pages uint32) (*engine, error) {
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(d.cache).
 		WithMemoryLimitPages(pages).
-		WithCloseOnContextDone(true)
+		WithCloseOnContextDone(!d.noInterrupt)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	if err := instantiateWASI(ctx, rt); err != nil {
 		_ = rt.Close(ctx)
 		return nil, err
 	}
-	e := &engine{rt: rt, wasiFns: map[string]bool{}}
-	for name := range rt.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions() {
-		e.wasiFns[name] = true
+	if err := instantiateMote(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
+		return nil, err
 	}
+	e := &engine{rt: rt, wasiFns: rt.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions()}
 	d.runtimes[pages] = e
 	return e, nil
 }
@@ -186,46 +196,79 @@ func compileMessage(err error, pages uint32) string {
 	return msg
 }
 
-// checkImports refuses modules that import anything mote does not provide,
-// listing every such import.
+// checkImports refuses modules that import anything mote does not provide
+// (or provides with another signature), listing every such import.
 func checkImports(e *engine, cm wazero.CompiledModule) error {
-	var unknown []string
+	var unknown, versions []string
 	for _, f := range cm.ImportedFunctions() {
 		mod, name, _ := f.Import()
-		if mod == wasi_snapshot_preview1.ModuleName && e.wasiFns[name] {
+		var params, results []wazeroapi.ValueType
+		switch {
+		case mod == wasi_snapshot_preview1.ModuleName && e.wasiFns[name] != nil:
+			params, results = e.wasiFns[name].ParamTypes(), e.wasiFns[name].ResultTypes()
+		case mod == abi.Module && moteFuncByName[name] != nil:
+			params, results = moteFuncByName[name].params, moteFuncByName[name].results
+		case mod == abi.Module:
+			unknown = append(unknown, mod+"."+name+" (no such function in "+abi.Module+")")
+			continue
+		default:
+			if v, ok := strings.CutPrefix(mod, "mote_v"); ok && v != "" && strings.Trim(v, "0123456789") == "" && !slices.Contains(versions, v) {
+				versions = append(versions, v)
+			}
+			unknown = append(unknown, mod+"."+name)
 			continue
 		}
-		unknown = append(unknown, mod+"."+name)
+		if !slices.Equal(f.ParamTypes(), params) || !slices.Equal(f.ResultTypes(), results) {
+			unknown = append(unknown, fmt.Sprintf("%s.%s %s (mote's is %s)", mod, name,
+				signature(f.ParamTypes(), f.ResultTypes()), signature(params, results)))
+		}
 	}
 	for _, m := range cm.ImportedMemories() {
 		mod, name, _ := m.Import()
 		unknown = append(unknown, mod+"."+name+" (memory)")
 	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		return fmt.Errorf("%w: the module imports %d function(s) mote does not provide: %s; a WAGI module may import only wasi_snapshot_preview1",
-			sandbox.ErrInvalidModule, len(unknown), strings.Join(unknown, ", "))
+	if len(unknown) == 0 {
+		return nil
 	}
-	return nil
+	slices.Sort(unknown)
+	if len(versions) > 0 {
+		slices.Sort(versions)
+		built := "v" + strings.Join(versions, ", v")
+		return fmt.Errorf("%w: the module was built for mote ABI %s; this node speaks v%d: rebuild it with this node's SDK, or run it on a node that speaks %s (imports mote does not provide: %s)",
+			sandbox.ErrInvalidModule, built, abi.Version, built, strings.Join(unknown, ", "))
+	}
+	return fmt.Errorf("%w: the module imports %d function(s) mote does not provide: %s; a module may import only wasi_snapshot_preview1 and %s",
+		sandbox.ErrInvalidModule, len(unknown), strings.Join(unknown, ", "), abi.Module)
 }
 
-// Load compiles and validates spec's module and returns its Runner.
+// Load compiles and validates spec's module and returns its Runner. For
+// the pooled ABI it also starts the first instance (running _initialize),
+// so a module that fails to initialize is refused here.
 func (d *Driver) Load(ctx context.Context, spec sandbox.Spec) (sandbox.Runner, error) {
+	validate := validateCommand
 	switch spec.ABI {
 	case api.ABIWAGI, "":
 	case api.ABIPooled:
-		return nil, fmt.Errorf("%w: abi %q is not supported by this node yet; use abi = \"wagi\"", sandbox.ErrInvalidModule, spec.ABI)
+		validate = validateReactor
 	default:
-		return nil, fmt.Errorf("%w: unknown abi %q; use \"wagi\"", sandbox.ErrInvalidModule, spec.ABI)
+		return nil, fmt.Errorf("%w: unknown abi %q; use \"wagi\" or \"pooled\"", sandbox.ErrInvalidModule, spec.ABI)
 	}
 	pages := Pages(spec.MemoryLimit)
 	e, cm, err := d.compile(ctx, spec.Digest, spec.Module, pages)
 	if err != nil {
 		return nil, err
 	}
-	if err := validateCommand(e, cm); err != nil {
+	if err := validate(e, cm); err != nil {
 		d.release(ctx, spec.Digest, pages, cm)
 		return nil, err
+	}
+	if spec.ABI == api.ABIPooled {
+		r, err := newPooledRunner(ctx, d, e, cm, pages, spec)
+		if err != nil {
+			d.release(ctx, spec.Digest, pages, cm)
+			return nil, err
+		}
+		return r, nil
 	}
 	return newWAGIRunner(d, e, cm, pages, spec), nil
 }
@@ -248,6 +291,39 @@ func validateCommand(e *engine, cm wazero.CompiledModule) error {
 	}
 	if len(cm.ExportedMemories()) == 0 {
 		return fmt.Errorf("%w: the module exports no memory; WASI needs one named \"memory\"", sandbox.ErrInvalidModule)
+	}
+	return nil
+}
+
+// validateReactor checks that cm is a reactor mote can pool: it exports
+// _initialize, mote_v1_handle and a memory.
+func validateReactor(e *engine, cm wazero.CompiledModule) error {
+	if err := checkImports(e, cm); err != nil {
+		return err
+	}
+	exports := cm.ExportedFunctions()
+	handle, ok := exports[abi.HandleExport]
+	if !ok {
+		hint := "a pooled module is a reactor exporting mote_v1_handle () -> i32 (in Go: guest.Serve, or //go:wasmexport mote_v1_handle)"
+		if _, ok := exports["_start"]; ok {
+			hint = "it looks like a WAGI command (it exports _start): use abi = \"wagi\", or build a reactor that exports mote_v1_handle"
+		}
+		return fmt.Errorf("%w: the module exports no %s function; %s", sandbox.ErrInvalidModule, abi.HandleExport, hint)
+	}
+	if want := []wazeroapi.ValueType{wazeroapi.ValueTypeI32}; len(handle.ParamTypes()) != 0 || !slices.Equal(handle.ResultTypes(), want) {
+		return fmt.Errorf("%w: %s is %s; it must be () -> (i32)", sandbox.ErrInvalidModule, abi.HandleExport,
+			signature(handle.ParamTypes(), handle.ResultTypes()))
+	}
+	init, ok := exports["_initialize"]
+	if !ok {
+		return fmt.Errorf("%w: the module exports no _initialize function; build it as a WASI reactor (Go: -buildmode=c-shared; C: -mexec-model=reactor)", sandbox.ErrInvalidModule)
+	}
+	if len(init.ParamTypes()) != 0 || len(init.ResultTypes()) != 0 {
+		return fmt.Errorf("%w: _initialize is %s; it must take no parameters and return nothing", sandbox.ErrInvalidModule,
+			signature(init.ParamTypes(), init.ResultTypes()))
+	}
+	if len(cm.ExportedMemories()) == 0 {
+		return fmt.Errorf("%w: the module exports no memory; the ABI needs one named \"memory\"", sandbox.ErrInvalidModule)
 	}
 	return nil
 }

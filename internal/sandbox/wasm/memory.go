@@ -3,6 +3,7 @@ package wasm
 import (
 	"math/bits"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -26,8 +27,13 @@ var memPools [24 - minPooledShift + 1]sync.Pool // 2^16 .. 2^24 = maxPooled
 // memoryAllocator is the experimental.MemoryAllocator given to every
 // instance.
 var memoryAllocator = experimental.MemoryAllocatorFunc(func(capacity, max uint64) experimental.LinearMemory {
+	liveMemories.Add(1)
 	return &pooledMemory{buf: getBuffer(capacity), max: max}
 })
+
+// liveMemories counts the memories allocated and not yet freed, so tests
+// can check that closing an instance gives its memory back.
+var liveMemories atomic.Int64
 
 // class returns the size class index for n bytes, or -1 when n is too big
 // to pool.
@@ -92,5 +98,6 @@ func (m *pooledMemory) Free() {
 	if m.buf != nil {
 		putBuffer(m.buf)
 		m.buf = nil
+		liveMemories.Add(-1)
 	}
 }

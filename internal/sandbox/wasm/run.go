@@ -83,7 +83,9 @@ func (d *Driver) Run(ctx context.Context, module []byte, opts RunOptions) (exitC
 		}
 		env = append(env, k, v)
 	}
-	ctx = withProc(ctx, append([]string{name}, opts.Args...), env)
+	// No Host: a module that imports mote_v1 runs with every capability
+	// denied.
+	ctx = withState(ctx, &hostState{logs: discardLogs, proc: newProc(append([]string{name}, opts.Args...), env)})
 	if len(opts.Mounts) > 0 {
 		fsc := wazero.NewFSConfig()
 		for _, m := range opts.Mounts {

@@ -42,6 +42,21 @@ type wagiRunner struct {
 }
 
 func newWAGIRunner(d *Driver, e *engine, cm wazero.CompiledModule, pages uint32, spec sandbox.Spec) *wagiRunner {
+	spec = withDefaults(spec)
+	return &wagiRunner{
+		d:        d,
+		e:        e,
+		compiled: cm,
+		pages:    pages,
+		spec:     spec,
+		base:     baseConfig(spec),
+		slots:    newSlots(spec.MaxInstances, spec.MaxQueue),
+		tracker:  tracker{service: spec.Service, version: spec.Version, live: map[*liveInstance]struct{}{}},
+	}
+}
+
+// withDefaults fills in spec's zero limits.
+func withDefaults(spec sandbox.Spec) sandbox.Spec {
 	if spec.Timeout <= 0 {
 		spec.Timeout = DefaultTimeout
 	}
@@ -55,17 +70,20 @@ func newWAGIRunner(d *Driver, e *engine, cm wazero.CompiledModule, pages uint32,
 		spec.MaxQueue = 10 * spec.MaxInstances
 	}
 	if spec.Logs == nil {
-		spec.Logs = sandbox.LogFunc(func(api.LogEntry) {})
+		spec.Logs = discardLogs
 	}
-	return &wagiRunner{
-		d:        d,
-		e:        e,
-		compiled: cm,
-		pages:    pages,
-		spec:     spec,
-		base:     baseConfig(spec),
-		slots:    newSlots(spec.MaxInstances, spec.MaxQueue),
-		tracker:  tracker{service: spec.Service, version: spec.Version, live: map[*liveInstance]struct{}{}},
+	return spec
+}
+
+// newState returns the host state of one instance of spec's module.
+func newState(spec *sandbox.Spec, p *proc, pooled bool) *hostState {
+	return &hostState{
+		host:      spec.Host,
+		logs:      spec.Logs,
+		entry:     api.LogEntry{Service: spec.Service, Version: spec.Version},
+		proc:      p,
+		maxOutput: spec.MaxOutput,
+		pooled:    pooled,
 	}
 }
 
@@ -107,12 +125,15 @@ func (r *wagiRunner) Serve(ctx context.Context, req *sandbox.Request) (*sandbox.
 		WithStdin(bytes.NewReader(req.Body)).
 		WithStdout(out).
 		WithStderr(errw)
-	ictx := experimental.WithMemoryAllocator(withProc(ctx, wagi.Args(req), wagi.Env(req, r.spec.Env)), memoryAllocator)
+	st := newState(&r.spec, newProc(wagi.Args(req), wagi.Env(req, r.spec.Env)), false)
+	st.begin(req, nil)
+	ictx := experimental.WithMemoryAllocator(withState(ctx, st), memoryAllocator)
 
 	mod, err := r.e.rt.InstantiateModule(ictx, r.compiled, cfg)
 	if mod != nil {
 		_ = mod.Close(context.Background())
 	}
+	st.end()
 	errw.flush()
 	if err != nil || out.overflow {
 		return nil, r.classify(ctx, err, out)
@@ -133,18 +154,24 @@ func (r *wagiRunner) classify(ctx context.Context, err error, out *cappedBuffer)
 	if out.overflow {
 		return &sandbox.GuestError{Kind: "output", Detail: fmt.Sprintf("the response is larger than %d bytes ([limits] response)", r.spec.MaxOutput)}
 	}
+	return runError(ctx, err, r.spec.Timeout)
+}
+
+// runError maps the error of running guest code under ctx, which has the
+// request's timeout, to the sandbox error classes.
+func runError(ctx context.Context, err error, timeout time.Duration) error {
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded:
-			return fmt.Errorf("%w after %s", sandbox.ErrTimeout, r.spec.Timeout)
+			return fmt.Errorf("%w after %s", sandbox.ErrTimeout, timeout)
 		case sys.ExitCodeContextCanceled:
 			return context.Canceled
 		}
 		return &sandbox.GuestError{Kind: "exit", ExitCode: exit.ExitCode(), Detail: "exited with code " + strconv.FormatUint(uint64(exit.ExitCode()), 10)}
 	}
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%w after %s", sandbox.ErrTimeout, r.spec.Timeout)
+		return fmt.Errorf("%w after %s", sandbox.ErrTimeout, timeout)
 	}
 	return &sandbox.GuestError{Kind: "trap", Detail: firstLine(err.Error())}
 }

@@ -14,7 +14,8 @@ import (
 // the call's context. wazero's own versions read them from the module's
 // configuration, and setting n variables there copies the configuration n
 // times (n² work per request); a request's variables are built once, in
-// the layout WASI wants, and handed over in the context.
+// the layout WASI wants, and handed over in the context with the rest of
+// the instance's state (hostState).
 
 // proc is one instance's argv and environment, in WASI's layout: the
 // NUL-terminated strings back to back, and where each starts.
@@ -23,11 +24,8 @@ type proc struct {
 	argOffs, envOffs []uint32
 }
 
-type procKey struct{}
-
-// withProc attaches argv and the environment (alternating keys and values)
-// to ctx.
-func withProc(ctx context.Context, args []string, env []string) context.Context {
+// newProc builds argv and the environment (alternating keys and values).
+func newProc(args []string, env []string) *proc {
 	p := &proc{}
 	for _, a := range args {
 		p.argOffs = append(p.argOffs, uint32(len(p.args)))
@@ -43,11 +41,12 @@ func withProc(ctx context.Context, args []string, env []string) context.Context 
 		p.envOffs = append(p.envOffs, uint32(len(p.env)))
 		p.env = append(append(append(append(p.env, env[i]...), '='), env[i+1]...), 0)
 	}
-	return context.WithValue(ctx, procKey{}, p)
+	return p
 }
 
+// procOf returns the argv and environment of the instance ctx runs.
 func procOf(ctx context.Context) *proc {
-	if p, ok := ctx.Value(procKey{}).(*proc); ok {
+	if p := stateOf(ctx).proc; p != nil {
 		return p
 	}
 	return &proc{}

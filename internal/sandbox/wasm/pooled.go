@@ -1,0 +1,600 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tetratelabs/wazero"
+	wazeroapi "github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/guest/abi"
+	"github.com/mote-run/mote/internal/sandbox"
+	"github.com/mote-run/mote/internal/wagi"
+)
+
+// DefaultIdleTimeout is how long a pooled instance beyond a Spec's
+// MinInstances may sit idle before it is stopped, when the Spec says 0.
+const DefaultIdleTimeout = 5 * time.Minute
+
+// Instance states, as Instances reports them.
+const (
+	stateStarting = "starting"
+	stateIdle     = "idle"
+	stateBusy     = "busy"
+)
+
+// pooledRunner serves a version with reused reactor instances.
+//
+// Capacity: slots admits at most MaxInstances requests at a time (and
+// queues MaxQueue more); each admitted request holds one instance. A
+// request takes the most recently used idle instance, or starts a new one
+// when none is idle. Instances are only started by a holder of a slot (the
+// background filler takes one too), and only when none is idle, so the
+// live instances never outnumber MaxInstances.
+type pooledRunner struct {
+	d        *Driver
+	e        *engine
+	compiled wazero.CompiledModule
+	pages    uint32
+	spec     sandbox.Spec
+	cfg      wazero.ModuleConfig
+	proc     *proc
+	slots    slots
+
+	mu       sync.Mutex
+	idle     []*instance // LIFO: the most recently used last
+	live     map[*instance]struct{}
+	seq      uint64
+	closed   bool // no instance goes back to idle
+	released bool // the compiled code was released
+
+	kick     chan struct{}   // asks the maintainer to top up MinInstances
+	stop     context.Context // done when Close starts
+	stopNow  context.CancelFunc
+	maintain sync.WaitGroup
+}
+
+// instance is one reactor instance. Fields below mu are guarded by the
+// runner's mu; the rest belong to whoever holds the instance (the request
+// serving it, or the goroutine starting it).
+type instance struct {
+	seq     uint64
+	started time.Time
+	mod     wazeroapi.Module
+	handle  wazeroapi.Function
+	host    *hostState
+	stdout  *logWriter
+	stderr  *logWriter
+	stack   [1]uint64
+	reqBuf  []byte // the current request's encoding, reused
+
+	// Guarded by the runner's mu.
+	state     string
+	requestID string
+	requests  uint64
+	lastUsed  time.Time
+}
+
+func newPooledRunner(ctx context.Context, d *Driver, e *engine, cm wazero.CompiledModule, pages uint32, spec sandbox.Spec) (*pooledRunner, error) {
+	spec = withDefaults(spec)
+	if spec.IdleTimeout <= 0 {
+		spec.IdleTimeout = DefaultIdleTimeout
+	}
+	spec.MinInstances = min(max(spec.MinInstances, 0), spec.MaxInstances)
+	r := &pooledRunner{
+		d:        d,
+		e:        e,
+		compiled: cm,
+		pages:    pages,
+		spec:     spec,
+		cfg:      baseConfig(spec).WithStartFunctions("_initialize"),
+		proc:     newProc([]string{spec.Service}, envPairs(spec.Env)),
+		slots:    newSlots(spec.MaxInstances, spec.MaxQueue),
+		live:     map[*instance]struct{}{},
+		kick:     make(chan struct{}, 1),
+	}
+	r.stop, r.stopNow = context.WithCancel(context.Background())
+	inst, err := r.start(ctx)
+	if err != nil {
+		r.stopNow()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("wasm: starting the first instance: %w", ctx.Err())
+		}
+		var ge *sandbox.GuestError
+		if errors.As(err, &ge) {
+			err = errors.New(ge.Detail)
+		}
+		return nil, fmt.Errorf("%w: the first instance failed to start: %v", sandbox.ErrInvalidModule, err)
+	}
+	r.mu.Lock()
+	r.putIdle(inst)
+	r.mu.Unlock()
+	r.maintain.Add(1)
+	go r.maintainer()
+	return r, nil
+}
+
+// envPairs flattens a service's [env] into alternating keys and values,
+// sorted by key. Names that are not portable are dropped (as WAGI does);
+// values are made valid UTF-8 without NUL.
+func envPairs(env map[string]string) []string {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		if wagi.ValidEnvName(k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	pairs := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		v := strings.ReplaceAll(strings.ToValidUTF8(env[k], "\uFFFD"), "\x00", "")
+		pairs = append(pairs, k, v)
+	}
+	return pairs
+}
+
+// start creates and initializes an instance; it is live (and listed as
+// starting) while _initialize runs. ctx bounds the start with the Spec's
+// timeout.
+func (r *pooledRunner) start(ctx context.Context) (*instance, error) {
+	inst := &instance{started: time.Now(), state: stateStarting}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, sandbox.ErrClosed
+	}
+	r.seq++
+	inst.seq = r.seq
+	r.live[inst] = struct{}{}
+	r.mu.Unlock()
+
+	if err := r.instantiate(ctx, inst); err != nil {
+		r.mu.Lock()
+		delete(r.live, inst)
+		release := r.releasable()
+		r.mu.Unlock()
+		if release {
+			r.release()
+		}
+		return nil, err
+	}
+	return inst, nil
+}
+
+// instantiate runs the module's _initialize in a new instance.
+func (r *pooledRunner) instantiate(ctx context.Context, inst *instance) error {
+	ctx, cancel := context.WithTimeout(ctx, r.spec.Timeout)
+	defer cancel()
+	entry := api.LogEntry{Service: r.spec.Service, Version: r.spec.Version}
+	entry.Stream = api.StreamStdout
+	inst.stdout = &logWriter{sink: r.spec.Logs, entry: entry}
+	entry.Stream = api.StreamStderr
+	inst.stderr = &logWriter{sink: r.spec.Logs, entry: entry}
+	inst.host = newState(&r.spec, r.proc, true)
+	cfg := r.cfg.WithStdout(inst.stdout).WithStderr(inst.stderr)
+	ictx := experimental.WithMemoryAllocator(withState(ctx, inst.host), memoryAllocator)
+	mod, err := r.e.rt.InstantiateModule(ictx, r.compiled, cfg)
+	inst.stdout.flush()
+	inst.stderr.flush()
+	if err == nil && mod.IsClosed() {
+		return &sandbox.GuestError{Kind: "start", Detail: "_initialize called proc_exit; a reactor must return from it"}
+	}
+	if err != nil {
+		if mod != nil {
+			_ = mod.Close(context.Background())
+		}
+		var ge *sandbox.GuestError
+		switch err = runError(ctx, err, r.spec.Timeout); {
+		case errors.As(err, &ge):
+			return &sandbox.GuestError{Kind: "start", ExitCode: ge.ExitCode, Detail: "_initialize: " + ge.Detail}
+		case errors.Is(err, sandbox.ErrTimeout):
+			return &sandbox.GuestError{Kind: "start", Detail: fmt.Sprintf("_initialize did not return within %s ([limits] timeout)", r.spec.Timeout)}
+		}
+		return err
+	}
+	inst.mod = mod
+	inst.handle = mod.ExportedFunction(abi.HandleExport)
+	return nil
+}
+
+// Serve runs one request in a pooled instance.
+func (r *pooledRunner) Serve(ctx context.Context, req *sandbox.Request) (*sandbox.Response, error) {
+	if err := r.slots.acquire(ctx, r.spec.Timeout); err != nil {
+		return nil, err
+	}
+	defer r.slots.release()
+	inst := r.take(req.ID)
+	if inst == nil {
+		// Start one for this request. The start is not cut short when the
+		// client goes away: the instance serves the next request instead.
+		var err error
+		if inst, err = r.start(context.WithoutCancel(ctx)); err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		inst.state, inst.requestID = stateBusy, req.ID
+		r.mu.Unlock()
+	}
+	resp, err := r.run(ctx, inst, req)
+	if err != nil || inst.mod.IsClosed() {
+		r.discard(inst)
+		return resp, err
+	}
+	r.mu.Lock()
+	inst.requests++
+	if r.closed {
+		r.mu.Unlock()
+		r.discard(inst)
+		return resp, nil
+	}
+	r.putIdle(inst)
+	r.mu.Unlock()
+	return resp, nil
+}
+
+// run calls the instance's handler with req. After a failure the instance
+// must not be reused; after a success it may have exited anyway.
+func (r *pooledRunner) run(ctx context.Context, inst *instance, req *sandbox.Request) (*sandbox.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.spec.Timeout)
+	defer cancel()
+	inst.reqBuf = appendRequest(inst.reqBuf[:0], req)
+	st := inst.host
+	st.begin(req, inst.reqBuf)
+	inst.stdout.entry.RequestID, inst.stderr.entry.RequestID = req.ID, req.ID
+	inst.stdout.written, inst.stderr.written = 0, 0
+
+	err := inst.handle.CallWithStack(withState(ctx, st), inst.stack[:])
+
+	inst.stdout.flush()
+	inst.stderr.flush()
+	resp, refused := st.end()
+	if cap(inst.reqBuf) > 1<<20 {
+		inst.reqBuf = nil
+	}
+	if err != nil {
+		var exit *sys.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() == 0 && resp != nil {
+			return resp, nil // proc_exit(0) after responding: served, but the instance is gone
+		}
+		return nil, runError(ctx, err, r.spec.Timeout)
+	}
+	if ret := int32(inst.stack[0]); ret != 0 {
+		return nil, &sandbox.GuestError{Kind: "exit", ExitCode: uint32(ret), Detail: abi.HandleExport + " returned " + strconv.Itoa(int(ret))}
+	}
+	if resp == nil {
+		detail := abi.HandleExport + " returned 0 without calling respond"
+		if refused != "" {
+			detail += "; respond was refused: " + refused
+		}
+		return nil, &sandbox.GuestError{Kind: "output", Detail: detail}
+	}
+	return resp, nil
+}
+
+// appendRequest appends req's encoding for a pooled guest: url is the path
+// and query as sent, headers come one per value, sorted by name.
+func appendRequest(b []byte, req *sandbox.Request) []byte {
+	route, rest := req.Route, req.RawPath
+	if strings.HasSuffix(route, "/") && strings.HasPrefix(rest, "/") {
+		rest = rest[1:]
+	}
+	path := route + rest
+	if path == "" {
+		path = "/"
+	}
+	if req.RawQuery != "" {
+		path += "?" + req.RawQuery
+	}
+	if route == "/" {
+		route = ""
+	}
+	var namesArr [32]string
+	names := namesArr[:0]
+	n := 0
+	for k, vs := range req.Header {
+		names = append(names, k)
+		n += len(vs)
+	}
+	slices.Sort(names)
+	hdrArr := make([]abi.Header, 0, n)
+	for _, k := range names {
+		for _, v := range req.Header[k] {
+			hdrArr = append(hdrArr, abi.Header{Name: k, Value: v})
+		}
+	}
+	return abi.AppendRequest(b, &abi.Request{
+		Method: req.Method, URL: path, Route: route, Host: req.Host, RemoteAddr: req.RemoteAddr,
+		RequestID: req.ID, Header: hdrArr, Body: req.Body,
+	})
+}
+
+// take pops the most recently used idle instance and marks it busy with
+// requestID, or returns nil when none is idle.
+func (r *pooledRunner) take(requestID string) *instance {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.idle) == 0 {
+		return nil
+	}
+	inst := r.idle[len(r.idle)-1]
+	r.idle[len(r.idle)-1] = nil
+	r.idle = r.idle[:len(r.idle)-1]
+	inst.state, inst.requestID = stateBusy, requestID
+	return inst
+}
+
+// putIdle pushes inst on the idle stack. r.mu must be held.
+func (r *pooledRunner) putIdle(inst *instance) {
+	inst.state, inst.requestID, inst.lastUsed = stateIdle, "", time.Now()
+	r.idle = append(r.idle, inst)
+}
+
+// discard closes an instance that is no longer idle or never will be, and
+// asks for a replacement when the pool fell below MinInstances.
+func (r *pooledRunner) discard(inst *instance) {
+	r.mu.Lock()
+	delete(r.live, inst)
+	release := r.releasable()
+	r.mu.Unlock()
+	r.closeInstance(inst)
+	if release {
+		r.release()
+	}
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (r *pooledRunner) closeInstance(inst *instance) {
+	if inst.mod != nil {
+		_ = inst.mod.Close(context.Background())
+	}
+}
+
+// releasable reports whether the compiled code may be released now: the
+// runner is closed and no instance is left. It marks it released, so only
+// one caller releases. r.mu must be held.
+func (r *pooledRunner) releasable() bool {
+	if !r.closed || len(r.live) > 0 || r.released {
+		return false
+	}
+	r.released = true
+	return true
+}
+
+func (r *pooledRunner) release() {
+	r.d.release(context.Background(), r.spec.Digest, r.pages, r.compiled)
+}
+
+// maintainer keeps MinInstances started and stops instances idle for
+// longer than IdleTimeout beyond them, until Close.
+func (r *pooledRunner) maintainer() {
+	defer r.maintain.Done()
+	every := min(max(r.spec.IdleTimeout/4, 5*time.Millisecond), 30*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		r.fill()
+		select {
+		case <-r.stop.Done():
+			return
+		case <-r.kick:
+		case <-t.C:
+			r.reap()
+		}
+	}
+}
+
+// fill starts instances until MinInstances are live. Each start holds a
+// slot, like a request, so the pool never outgrows MaxInstances. A failed
+// start is logged and retried at the next tick.
+func (r *pooledRunner) fill() {
+	for {
+		r.mu.Lock()
+		need := !r.closed && len(r.live) < r.spec.MinInstances
+		r.mu.Unlock()
+		if !need {
+			return
+		}
+		select {
+		case r.slots.sem <- struct{}{}:
+		case <-r.stop.Done():
+			return
+		}
+		r.mu.Lock()
+		need = len(r.live) < r.spec.MinInstances
+		r.mu.Unlock()
+		if !need {
+			<-r.slots.sem
+			return
+		}
+		inst, err := r.start(r.stop)
+		<-r.slots.sem
+		if err != nil {
+			if r.stop.Err() == nil {
+				e := api.LogEntry{Time: time.Now(), Service: r.spec.Service, Version: r.spec.Version, Stream: api.StreamMote,
+					Level: "warn", Message: "starting an instance to keep [scale] min: " + err.Error()}
+				r.spec.Logs.Log(e)
+			}
+			return
+		}
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			r.discard(inst)
+			return
+		}
+		r.putIdle(inst)
+		r.mu.Unlock()
+	}
+}
+
+// reap stops instances idle for longer than IdleTimeout while more than
+// MinInstances are live. The idle stack is ordered by last use, so the
+// candidates are at its bottom.
+func (r *pooledRunner) reap() {
+	cutoff := time.Now().Add(-r.spec.IdleTimeout)
+	var stale []*instance
+	r.mu.Lock()
+	for len(r.idle) > 0 && len(r.live) > r.spec.MinInstances && r.idle[0].lastUsed.Before(cutoff) {
+		inst := r.idle[0]
+		r.idle[0] = nil
+		r.idle = r.idle[1:]
+		delete(r.live, inst)
+		stale = append(stale, inst)
+	}
+	r.mu.Unlock()
+	for _, inst := range stale {
+		r.closeInstance(inst)
+	}
+}
+
+// Instances lists every live instance: starting, idle or busy.
+func (r *pooledRunner) Instances() []api.Instance {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]api.Instance, 0, len(r.live))
+	prefix := r.spec.Service + "." + strconv.Itoa(r.spec.Version) + "."
+	for inst := range r.live {
+		out = append(out, api.Instance{
+			ID: prefix + strconv.FormatUint(inst.seq, 10), Service: r.spec.Service, Version: r.spec.Version,
+			State: inst.state, Started: inst.started, Requests: inst.requests, RequestID: inst.requestID,
+		})
+	}
+	slices.SortFunc(out, func(a, b api.Instance) int { return a.Started.Compare(b.Started) })
+	return out
+}
+
+// Close stops new requests and background starts, waits for in-flight
+// requests until ctx is done, then closes every idle instance. Instances
+// still busy when ctx ends are closed as their requests finish; the
+// compiled code is released with the last instance.
+func (r *pooledRunner) Close(ctx context.Context) error {
+	r.stopNow()
+	err := r.slots.close(ctx)
+	r.maintain.Wait()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return err
+	}
+	r.closed = true
+	idle := r.idle
+	r.idle = nil
+	for _, inst := range idle {
+		delete(r.live, inst)
+	}
+	release := r.releasable()
+	r.mu.Unlock()
+	for _, inst := range idle {
+		r.closeInstance(inst)
+	}
+	if release {
+		r.release()
+	}
+	return err
+}
+
+// framingHeaders are the response headers the gateway sets itself; a
+// guest's are dropped with a warning. It is the set wagi.ParseOutputWarn
+// drops from a WAGI guest's output.
+var framingHeaders = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true, "Trailer": true,
+	"Transfer-Encoding": true, "Upgrade": true, "Content-Length": true,
+}
+
+// decodeResponse checks and decodes a Response a pooled guest passed to
+// respond (b aliases guest memory; the result does not). On failure it
+// returns the ABI error code and a message for the guest and the log.
+func decodeResponse(b []byte, maxBody int64) (resp *sandbox.Response, warnings []string, code int, msg string) {
+	// Past this the body alone must be over the limit: refuse it before
+	// copying.
+	if int64(len(b)) > maxBody+wagi.MaxHeaderBytes+8*wagi.MaxHeaderLines+16 {
+		return nil, nil, abi.ErrTooLarge, fmt.Sprintf("the response is %d bytes, more than [limits] response (%d bytes) allows", len(b), maxBody)
+	}
+	ar, err := abi.DecodeResponse(append([]byte(nil), b...))
+	if err != nil {
+		return nil, nil, abi.ErrInvalid, "the response does not decode: " + err.Error()
+	}
+	if ar.Status < 200 {
+		return nil, nil, abi.ErrInvalid, fmt.Sprintf("status %d is informational, not a response; use 200..999", ar.Status)
+	}
+	if int64(len(ar.Body)) > maxBody {
+		return nil, nil, abi.ErrTooLarge, fmt.Sprintf("the body is %d bytes, more than [limits] response (%d bytes)", len(ar.Body), maxBody)
+	}
+	if len(ar.Header) > wagi.MaxHeaderLines {
+		return nil, nil, abi.ErrInvalid, fmt.Sprintf("%d headers, more than %d", len(ar.Header), wagi.MaxHeaderLines)
+	}
+	header := make(http.Header, len(ar.Header))
+	size := 0
+	for i, h := range ar.Header {
+		size += len(h.Name) + len(h.Value) + 4
+		if size > wagi.MaxHeaderBytes {
+			return nil, nil, abi.ErrInvalid, fmt.Sprintf("the headers are longer than %d bytes", wagi.MaxHeaderBytes)
+		}
+		if !isToken(h.Name) {
+			return nil, nil, abi.ErrInvalid, fmt.Sprintf("header %d: name %s is not an HTTP token", i, quoteShort(h.Name))
+		}
+		if c, bad := controlByte(h.Value); bad {
+			return nil, nil, abi.ErrInvalid, fmt.Sprintf("header %s: the value holds the control byte %#02x", h.Name, c)
+		}
+		key := http.CanonicalHeaderKey(h.Name)
+		if framingHeaders[key] {
+			warnings = append(warnings, key+" dropped (the gateway frames the response)")
+			continue
+		}
+		header[key] = append(header[key], h.Value)
+	}
+	return &sandbox.Response{Status: ar.Status, Header: header, Body: ar.Body}, warnings, 0, ""
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 §5.6.2).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// controlByte finds a control byte other than tab in a header value.
+func controlByte(v string) (byte, bool) {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return c, true
+		}
+	}
+	return 0, false
+}
+
+// quoteShort quotes s for a message, cut to 64 bytes.
+func quoteShort(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+		for len(s) > 0 && !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+		return strconv.Quote(s) + "…"
+	}
+	return strconv.Quote(s)
+}
