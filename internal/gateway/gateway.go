@@ -6,6 +6,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -150,19 +151,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, res
 		ServerName: host,
 		ServerPort: port,
 	}
-	resp, err := tg.Runner.Serve(r.Context(), req)
-	// A deploy may have replaced and closed the version between routing and
-	// Serve. ErrClosed means the request did not start, so it is safe to
-	// send it to the version that serves the service now.
-	for errors.Is(err, sandbox.ErrClosed) {
-		next, ok := g.table.Load().Service(tg.Service)
-		if !ok || next == tg {
-			break
-		}
-		tg = next
-		req.Route = routeOf(tg)
-		resp, err = tg.Runner.Serve(r.Context(), req)
-	}
+	resp, tg, err := g.run(r.Context(), tg, req)
 	if err != nil {
 		return g.fail(w, r, tg, id, err)
 	}
@@ -179,8 +168,43 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, res
 	return resp.Status
 }
 
+// run serves req with tg's runner. A deploy may have replaced and closed
+// the version between routing and Serve: ErrClosed means the request did
+// not start, so it is safe to send it to the version that serves the
+// service now. run returns the target that answered.
+func (g *Gateway) run(ctx context.Context, tg *Target, req *sandbox.Request) (*sandbox.Response, *Target, error) {
+	resp, err := tg.Runner.Serve(ctx, req)
+	for errors.Is(err, sandbox.ErrClosed) {
+		next, ok := g.table.Load().Service(tg.Service)
+		if !ok || next == tg {
+			break
+		}
+		tg = next
+		req.Route = routeOf(tg)
+		resp, err = tg.Runner.Serve(ctx, req)
+	}
+	return resp, tg, err
+}
+
 // fail answers a request the guest could not, and says why in the logs.
 func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, tg *Target, id string, err error) int {
+	apiErr := g.failure(r.Context(), tg, id, r.Method, r.URL.EscapedPath(), err)
+	if apiErr == nil {
+		return statusClientGone
+	}
+	if apiErr.Code == api.CodeNoCapacity {
+		w.Header().Set("Retry-After", "1")
+	}
+	return WriteError(w, apiErr)
+}
+
+// statusClientGone is nginx's "client closed request", kept for the
+// metrics when nobody reads the answer.
+const statusClientGone = 499
+
+// failure classifies a request's failure, counts and logs it, and returns
+// the error to answer with; nil when ctx ended (the client went away).
+func (g *Gateway) failure(ctx context.Context, tg *Target, id, method, path string, err error) *api.Error {
 	var (
 		apiErr *api.Error
 		kind   string
@@ -197,12 +221,9 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, tg *Target, id st
 	case errors.Is(err, sandbox.ErrNoCapacity), errors.Is(err, sandbox.ErrClosed):
 		kind, level = "capacity", "warn"
 		apiErr = api.Errorf(api.CodeNoCapacity, "the service has no free instance; retry shortly")
-		w.Header().Set("Retry-After", "1")
-	case r.Context().Err() != nil:
-		// The client went away; nobody reads the answer. 499 is nginx's
-		// "client closed request", kept for the metrics.
+	case ctx.Err() != nil:
 		g.log(tg, id, "info", "the client closed the connection before the response")
-		return 499
+		return nil
 	default:
 		kind = "internal"
 		apiErr = api.Errorf(api.CodeInternal, "internal error serving the request (request %s)", id)
@@ -210,8 +231,51 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, tg *Target, id st
 	if tg.Metrics != nil {
 		tg.Metrics.Failure(kind)
 	}
-	g.log(tg, id, level, fmt.Sprintf("%s %s: %v", r.Method, truncate(r.URL.EscapedPath(), 200), err))
-	return WriteError(w, apiErr)
+	g.log(tg, id, level, fmt.Sprintf("%s %s: %v", method, truncate(path, 200), err))
+	return apiErr
+}
+
+// Call serves a request from another service (the call capability) with
+// the named service's current version, in-process: it sets req.Route to
+// the callee's route, enforces the callee's body limit and counts the
+// request in the callee's metrics; failures go to the callee's logs as
+// they do for requests through ServeHTTP. req.RawPath and req.RawQuery are
+// below the callee's route; req.ID is the caller's request id. Errors:
+// sandbox.ErrNotFound when no such service is serving, sandbox.ErrTooLarge
+// for a body over the callee's limit, and the runner's errors.
+func (g *Gateway) Call(ctx context.Context, service string, req *sandbox.Request) (*sandbox.Response, error) {
+	start := time.Now()
+	tg, ok := g.table.Load().Service(service)
+	if !ok {
+		return nil, fmt.Errorf("%w: service %q is not serving on this node", sandbox.ErrNotFound, service)
+	}
+	limit := tg.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBody
+	}
+	if int64(len(req.Body)) > limit {
+		if tg.Metrics != nil {
+			tg.Metrics.Request(http.StatusRequestEntityTooLarge)
+		}
+		return nil, fmt.Errorf("%w: the request body is %d bytes, over %s's [limits] body of %d bytes", sandbox.ErrTooLarge, len(req.Body), service, limit)
+	}
+	req.Route = routeOf(tg)
+	resp, tg, err := g.run(ctx, tg, req)
+	status := 0
+	if err != nil {
+		if apiErr := g.failure(ctx, tg, req.ID, req.Method, req.Route+req.RawPath, err); apiErr != nil {
+			status = api.StatusOf(apiErr.Code)
+		} else {
+			status = statusClientGone
+		}
+	} else {
+		status = resp.Status
+	}
+	if tg.Metrics != nil {
+		tg.Metrics.Request(status)
+		tg.Metrics.Duration.Observe(time.Since(start).Seconds())
+	}
+	return resp, err
 }
 
 func (g *Gateway) log(tg *Target, id, level, msg string) {
