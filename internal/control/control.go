@@ -18,11 +18,13 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/internal/capability"
 	"github.com/mote-run/mote/internal/gateway"
 	"github.com/mote-run/mote/internal/manifest"
 	"github.com/mote-run/mote/internal/metrics"
@@ -51,6 +53,9 @@ type Options struct {
 	// GatewayURL returns the gateway's base URL for the URLs reported to
 	// users; may be nil.
 	GatewayURL func() string
+	// HTTPClient sends guests' outbound requests (the fetch capability);
+	// nil uses package capability's default client.
+	HTTPClient *http.Client
 }
 
 // Controller deploys, removes and reconciles services.
@@ -61,6 +66,10 @@ type Controller struct {
 	// deployMu serializes changes made through this node, so that checks
 	// such as "is this route taken" and the write that follows are atomic.
 	deployMu sync.Mutex
+
+	// config is every service's configuration, kept current by Run, for
+	// the guests' config capability.
+	config *capability.ConfigView
 
 	mu       sync.Mutex
 	current  map[string]*versionRunner // service -> the version serving it
@@ -82,6 +91,7 @@ func New(opts Options) *Controller {
 		current:  map[string]*versionRunner{},
 		prepared: map[versionKey]*versionRunner{},
 		changed:  make(chan struct{}),
+		config:   capability.NewConfigView(),
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
@@ -100,8 +110,13 @@ func (c *Controller) Synced() bool {
 	return c.synced
 }
 
-// Run watches the store and applies every change until ctx is done.
+// Run watches the store and applies every change until ctx is done. It
+// loads every service's configuration before the first service is served,
+// so a guest never misses a value the store holds.
 func (c *Controller) Run(ctx context.Context) error {
+	if err := c.watchConfig(ctx); err != nil {
+		return err
+	}
 	events, err := c.opts.Store.Watch(ctx)
 	if err != nil {
 		return fmt.Errorf("control: watch services: %w", err)
@@ -121,6 +136,29 @@ func (c *Controller) Run(ctx context.Context) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// watchConfig keeps c.config current from the store until ctx is done,
+// and returns once it holds every value the store had.
+func (c *Controller) watchConfig(ctx context.Context) error {
+	events, err := c.opts.Store.WatchConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("control: watch config: %w", err)
+	}
+	synced, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		c.config.Run(ctx, events, synced)
+	}()
+	select {
+	case <-synced:
+		return nil
+	case <-done:
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return errors.New("control: the config watch ended before it synced")
+	}
 }
 
 // apply makes the table serve svc's current version.
@@ -155,6 +193,11 @@ func (c *Controller) apply(ctx context.Context, svc api.Service) {
 	c.mu.Unlock()
 	if old != nil {
 		go old.drain()
+	}
+	if next.manifest.Scale.Min > 0 {
+		// Warm instances are kept only by a loaded version: load it now
+		// rather than on its first request.
+		go func() { _, _ = next.get(ctx) }()
 	}
 }
 

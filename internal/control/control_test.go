@@ -14,6 +14,7 @@ import (
 
 	"github.com/mote-run/mote/api"
 	"github.com/mote-run/mote/internal/gateway"
+	"github.com/mote-run/mote/internal/sandbox"
 	"github.com/mote-run/mote/internal/sandbox/wasm"
 	"github.com/mote-run/mote/internal/store"
 )
@@ -27,15 +28,26 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, func(d sandbox.Driver) sandbox.Driver { return d }, nil)
+}
+
+// newHarnessWith builds a harness whose driver is wrap(the wasm driver);
+// before, when set, runs on the store before the controller starts.
+func newHarnessWith(t *testing.T, wrap func(sandbox.Driver) sandbox.Driver, before func(*store.Store)) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(t.Context(), store.Options{Dir: filepath.Join(dir, "store"), NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := wasm.New(wasm.Options{})
+	if before != nil {
+		before(st)
+	}
+	wd, err := wasm.New(wasm.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	d := wrap(wd)
 	gw := gateway.New(gateway.Options{})
 	c := New(Options{Store: st, Driver: d, Gateway: gw, FilesDir: filepath.Join(dir, "files")})
 	if err := os.MkdirAll(filepath.Join(dir, "files"), 0o700); err != nil {

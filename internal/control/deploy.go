@@ -218,8 +218,9 @@ func (c *Controller) size(ctx context.Context, req api.DeployRequest) int64 {
 	return n
 }
 
-// Remove deletes a service, its versions and its logs, and returns once the
-// gateway no longer routes it. In-flight requests finish.
+// Remove deletes a service with its versions, configuration, key-value
+// namespace and logs (store.DeleteService), and returns once the gateway no
+// longer routes it. In-flight requests finish.
 func (c *Controller) Remove(ctx context.Context, name string) error {
 	c.deployMu.Lock()
 	defer c.deployMu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/internal/capability"
 	"github.com/mote-run/mote/internal/gateway"
 	"github.com/mote-run/mote/internal/manifest"
 	"github.com/mote-run/mote/internal/sandbox"
@@ -136,7 +137,20 @@ func (vr *versionRunner) load(ctx context.Context) (sandbox.Runner, *os.Root, er
 		Timeout:      time.Duration(m.Limits.Timeout),
 		MaxOutput:    int64(m.Limits.Response),
 		MaxInstances: m.Scale.Max,
+		MinInstances: m.Scale.Min,
+		IdleTimeout:  time.Duration(m.Scale.Idle),
 		Logs:         vr.c.opts.Logs,
+		Host: capability.New(capability.Options{
+			Service:     v.Service,
+			Version:     v.Number,
+			Allow:       m.Allow,
+			KV:          vr.c.opts.Store,
+			Config:      vr.c.config,
+			Logs:        vr.c.opts.Logs,
+			Caller:      vr.c.opts.Gateway,
+			HTTPClient:  vr.c.opts.HTTPClient,
+			MaxResponse: int64(m.Limits.Response),
+		}),
 	}
 	if len(v.Files) > 0 {
 		root, err = vr.c.materialize(ctx, v)
