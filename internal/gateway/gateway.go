@@ -2,7 +2,8 @@
 // the longest matching route prefix to a service's runner, enforces the body
 // limit, tags every response with X-Request-Id, and turns failures into the
 // JSON errors of PRODUCT.md (404 unknown route, 413 body too large, 502 guest
-// failed, 503 no capacity, 504 guest timed out).
+// failed, 503 no capacity, 504 guest timed out). Call serves the same
+// routes to other services' guests, in-process (the call capability).
 package gateway
 
 import (

@@ -25,9 +25,8 @@
 // 80 µs and 30 vs 7 ms when the machine is loaded); Options.NoSync turns
 // it off. Key-value data is user data and stays durable too: a KVSet of
 // 100 bytes takes ~0.2 ms with the fsync, ~25 µs without; a KVGet ~25 µs.
-// Logs opt out per stream (async
-// persist mode): they are best effort, and an fsync per line would cap them
-// at a few thousand lines a second.
+// Logs opt out per stream (async persist mode): they are best effort, and
+// an fsync per line would cap them at a few thousand lines a second.
 //
 // All methods are safe for concurrent use.
 package store
