@@ -4,18 +4,23 @@
 //	[allow]
 //	http = ["api.example.com", "127.0.0.1:8090"]
 //
-// Client is an *http.Client ready to use; Transport plugs the same path
-// into a client of your own:
+// Get and Do send a request and return the response:
 //
-//	resp, err := fetch.Client.Get("https://api.example.com/x")
+//	resp, err := fetch.Get("https://api.example.com/x")
 //	if err != nil {
 //		return err // errors.Is(err, guest.ErrDenied) for a host not allowed
 //	}
 //	defer resp.Body.Close()
 //
+// Client is an *http.Client doing the same, for code that wants one
+// (fetch.Client.Get works as well), and Transport plugs the path into a
+// client of your own. Using an http.Client costs about 5 MB of module size,
+// though: it links net/http's own transport (HTTP/2, TLS) even when it is
+// never used. Get and Do do not.
+//
 // The node sends the request, follows redirects to allowed hosts, and
 // enforces the timeout (the request's own, at most 30 s) and the response
-// size limit; the whole response is read before RoundTrip returns.
+// size limit; the whole response is read before the response is returned.
 package fetch
 
 import (
@@ -24,6 +29,24 @@ import (
 
 	"github.com/mote-run/mote/guest/internal/hostcall"
 )
+
+// Get sends GET url (absolute) and returns the response; see Transport for
+// the errors.
+func Get(url string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("http_fetch: %w: %v", hostcall.ErrInvalid, err)
+	}
+	return Transport{}.RoundTrip(req)
+}
+
+// Do sends req (absolute URL) and returns the response, whatever its
+// status; see Transport for the errors. Unlike an http.Client it does not
+// follow redirects itself (the node does, to allowed hosts), keep cookies
+// or wrap errors in *url.Error.
+func Do(req *http.Request) (*http.Response, error) {
+	return Transport{}.RoundTrip(req)
+}
 
 // Client sends requests through Transport. Its zero Timeout is right: the
 // node times outbound requests out, and a guest cannot interrupt a request

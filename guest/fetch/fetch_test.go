@@ -80,3 +80,34 @@ func TestTransportErrors(t *testing.T) {
 		t.Errorf("a canceled request: %v, want context.Canceled", err)
 	}
 }
+
+func TestGetAndDo(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Method+" "+r.URL.RequestURI())
+	}))
+	defer srv.Close()
+	guesttest.Install(t, &guesttest.Host{Fetch: http.DefaultTransport})
+	resp, err := fetch.Get(srv.URL + "/a?b=c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "GET /a?b=c" {
+		t.Errorf("Get: %q", body)
+	}
+	req, _ := http.NewRequest("DELETE", srv.URL+"/x", nil)
+	resp, err = fetch.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	if string(body) != "DELETE /x" {
+		t.Errorf("Do: %q", body)
+	}
+	if _, err := fetch.Get("http://a b/"); !errors.Is(err, guest.ErrInvalid) {
+		t.Errorf("Get of a bad URL: %v, want ErrInvalid", err)
+	}
+	if _, err := fetch.Get("/relative"); !errors.Is(err, guest.ErrInvalid) {
+		t.Errorf("Get of a relative URL: %v, want ErrInvalid", err)
+	}
+}
