@@ -17,7 +17,7 @@ import (
 	"github.com/mote-run/mote/internal/manifest"
 )
 
-//go:embed hello-c hello-go echo-go
+//go:embed hello-c hello-go echo-go hello-sdk counter-go todo-go call-go fetch-go
 var embedded embed.FS
 
 // ManifestName is the file that makes a directory an example.

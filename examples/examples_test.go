@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -48,8 +49,14 @@ func TestAll(t *testing.T) {
 			if m.Route != "/"+ex.Name {
 				t.Errorf("route = %q, want /%s", m.Route, ex.Name)
 			}
-			if m.Wasm.ABI != "wagi" {
-				t.Errorf("[wasm] abi = %q, want wagi", m.Wasm.ABI)
+			switch m.Wasm.ABI {
+			case "wagi":
+			case "pooled":
+				if !strings.Contains(m.Build.Command, "-buildmode=c-shared") {
+					t.Errorf("[build] command = %q: a pooled module is a reactor, built with -buildmode=c-shared", m.Build.Command)
+				}
+			default:
+				t.Errorf("[wasm] abi = %q, want wagi or pooled", m.Wasm.ABI)
 			}
 			if m.Build.Command == "" || len(m.Build.Watch) == 0 {
 				t.Errorf("[build] = %+v, want a command and watch patterns", m.Build)
