@@ -5,6 +5,10 @@
 // Template file names map to output names by two rules: the ".tmpl" suffix
 // is dropped, and a "dot-" prefix becomes "." (go:embed skips dotfiles, and
 // a file named go.mod would make the template directory a module of its own).
+//
+// A Go service also gets vendor/: the source of mote's Go SDK (package
+// guest and those below it) with a vendor/modules.txt, so it builds as-is,
+// with no network and no go.sum, against the SDK of the mote that made it.
 package scaffold
 
 import (
@@ -19,6 +23,8 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+
+	"github.com/mote-run/mote/guest"
 )
 
 //go:embed templates
@@ -26,6 +32,19 @@ var templates embed.FS
 
 // DefaultLang is the language Create uses when given none.
 const DefaultLang = "go"
+
+// The Go SDK as a new Go service requires and vendors it.
+const (
+	// SDKModule is the module the SDK's packages belong to.
+	SDKModule = "github.com/mote-run/mote"
+	// SDKVersion is the version go.mod requires. The module is vendored,
+	// so the version is never fetched; it only has to match modules.txt.
+	SDKVersion = "v0.0.0"
+	// GoVersion is the go line of a new service's go.mod and of the
+	// vendored SDK: the first Go with wasip1 reactors (-buildmode=c-shared,
+	// //go:wasmexport).
+	GoVersion = "1.24"
+)
 
 // Errors Create returns, wrapped with the details.
 var (
@@ -56,6 +75,7 @@ func Langs() []string {
 // "" means DefaultLang), into dir. dir may be missing (it is created with
 // its parents) or an empty directory; anything else is ErrDirNotEmpty, and
 // nothing is written. If writing fails midway, Create removes what it wrote.
+// A Go service includes vendor/ with the SDK (see the package comment).
 func Create(dir, name, lang string) error {
 	if err := validName(name); err != nil {
 		return err
@@ -70,29 +90,47 @@ func Create(dir, name, lang string) error {
 	if err != nil {
 		return err
 	}
+	if lang == "go" {
+		vendor, err := vendorSDK(guest.Source())
+		if err != nil {
+			return err
+		}
+		files = append(files, vendor...)
+	}
 
 	created, err := prepare(dir)
 	if err != nil {
 		return err
 	}
-	var written []string
+	return write(dir, created, files)
+}
+
+// write writes files into dir, which prepare made sure was missing (created)
+// or empty. If a write fails it removes everything it wrote, and dir too if
+// it created it.
+func write(dir string, created bool, files []file) error {
+	var err error
 	for _, f := range files {
-		p := filepath.Join(dir, f.name)
+		p := filepath.Join(dir, filepath.FromSlash(f.name))
+		if err = os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			break
+		}
 		if err = writeNew(p, f.data); err != nil {
 			break
 		}
-		written = append(written, p)
 	}
-	if err != nil {
-		for _, p := range written {
-			os.Remove(p)
-		}
-		if created {
-			os.Remove(dir)
-		}
-		return fmt.Errorf("create %s: %w", dir, err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	// dir was missing or empty: everything in it is ours.
+	if created {
+		os.RemoveAll(dir)
+	} else if entries, _ := os.ReadDir(dir); entries != nil {
+		for _, e := range entries {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+	return fmt.Errorf("create %s: %w", dir, err)
 }
 
 // validName checks a service name: 1 to 63 of [a-z0-9-], not starting or
@@ -112,7 +150,8 @@ func validName(name string) error {
 	return nil
 }
 
-// file is one rendered file of a new service.
+// file is one file of a new service; name is slash-separated, relative to
+// the service's directory.
 type file struct {
 	name string
 	data []byte
@@ -125,7 +164,7 @@ func render(lang, name string) ([]file, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scaffold %s: %w", lang, err)
 	}
-	data := struct{ Name string }{Name: name}
+	data := struct{ Name, SDKModule, SDKVersion, GoVersion string }{name, SDKModule, SDKVersion, GoVersion}
 	var files []file
 	for _, e := range entries {
 		tmpl, err := template.ParseFS(templates, path.Join(root, e.Name()))
@@ -182,4 +221,42 @@ func writeNew(p string, data []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// vendorSDK returns vendor/ for a Go service: every file of src (the SDK's
+// source, guest.Source) under vendor/SDKModule/guest/, and a
+// vendor/modules.txt that lists SDKModule at SDKVersion as an explicit
+// requirement built as GoVersion, then each package, as `go mod vendor`
+// writes it. With it (and go.mod's require) the go command builds from
+// vendor/ without a network or go.sum.
+func vendorSDK(src fs.FS) ([]file, error) {
+	var files []file
+	var pkgs []string
+	err := fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(src, p)
+		if err != nil {
+			return err
+		}
+		files = append(files, file{name: path.Join("vendor", SDKModule, "guest", p), data: data})
+		if pkg := path.Join(SDKModule, "guest", path.Dir(p)); !slices.Contains(pkgs, pkg) {
+			pkgs = append(pkgs, pkg)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scaffold go: vendoring the SDK: %w", err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("scaffold go: vendoring the SDK: no source files")
+	}
+	slices.Sort(pkgs)
+	var txt strings.Builder
+	fmt.Fprintf(&txt, "# %s %s\n## explicit; go %s\n", SDKModule, SDKVersion, GoVersion)
+	for _, pkg := range pkgs {
+		txt.WriteString(pkg + "\n")
+	}
+	return append(files, file{name: "vendor/modules.txt", data: []byte(txt.String())}), nil
 }

@@ -3,14 +3,19 @@ package scaffold
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/mote-run/mote/guest"
 )
 
 // manifest is the part of a generated mote.toml the tests check.
@@ -45,26 +50,34 @@ func TestLangs(t *testing.T) {
 func TestCreate(t *testing.T) {
 	tests := []struct {
 		lang  string
+		abi   string
 		files []string
 		// contains maps a file to text it must hold.
 		contains map[string]string
 	}{
 		{
 			lang:  "go",
-			files: []string{".gitignore", "README.md", "go.mod", "main.go", "mote.toml"},
+			abi:   "pooled",
+			files: []string{".gitignore", "README.md", "go.mod", "main.go", "main_test.go", "mote.toml", "vendor"},
 			contains: map[string]string{
-				"go.mod":     "module svc-1\n\ngo 1.24\n",
-				"main.go":    `os.Getenv("PATH_INFO")`,
-				".gitignore": "/svc-1.wasm\n",
-				"README.md":  "curl http://127.0.0.1:8080/svc-1/world",
+				"go.mod":             "module svc-1\n\ngo 1.24\n\nrequire github.com/mote-run/mote v0.0.0\n",
+				"main.go":            `guest.Serve(newHandler())`,
+				"main_test.go":       `guesttest.Do(t, newHandler(), "/svc-1"`,
+				".gitignore":         "/svc-1.wasm\n",
+				"README.md":          "curl http://127.0.0.1:8080/svc-1/world",
+				"mote.toml":          "-buildmode=c-shared",
+				"vendor/modules.txt": "# github.com/mote-run/mote v0.0.0\n## explicit; go 1.24\ngithub.com/mote-run/mote/guest\n",
+				"vendor/github.com/mote-run/mote/guest/kv/kv.go": "package kv",
 			},
 		},
 		{
 			lang:  "",
-			files: []string{".gitignore", "README.md", "go.mod", "main.go", "mote.toml"},
+			abi:   "pooled",
+			files: []string{".gitignore", "README.md", "go.mod", "main.go", "main_test.go", "mote.toml", "vendor"},
 		},
 		{
 			lang:  "c",
+			abi:   "wagi",
 			files: []string{".gitignore", "README.md", "main.c", "mote.toml"},
 			contains: map[string]string{
 				"main.c":     `getenv("PATH_INFO")`,
@@ -100,13 +113,19 @@ func TestCreate(t *testing.T) {
 				}
 			}
 			for _, name := range got {
-				data, _ := os.ReadFile(filepath.Join(dir, name))
+				if name == "vendor" {
+					continue // copied, not rendered: checked by TestVendorSDK
+				}
+				data, err := os.ReadFile(filepath.Join(dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
 				if bytes.Contains(data, []byte("{{")) || bytes.Contains(data, []byte("<no value>")) {
 					t.Errorf("%s is not fully rendered:\n%s", name, data)
 				}
 			}
 			m := readManifest(t, dir)
-			if m.Name != "svc-1" || m.Route != "/svc-1" || m.Wasm.Module != "svc-1.wasm" || m.Wasm.ABI != "wagi" {
+			if m.Name != "svc-1" || m.Route != "/svc-1" || m.Wasm.Module != "svc-1.wasm" || m.Wasm.ABI != tt.abi {
 				t.Errorf("mote.toml = %+v", m)
 			}
 			if !strings.Contains(m.Build.Command, "-o svc-1.wasm") || len(m.Build.Watch) == 0 {
@@ -215,7 +234,9 @@ func TestOutputName(t *testing.T) {
 }
 
 // TestBuild runs each generated [build] command with the real toolchain and
-// checks that it makes a Wasm module.
+// checks that it makes a Wasm module. The Go service must build offline:
+// no proxy, no module cache, no checksum database, no GOFLAGS, only what
+// Create wrote (vendor/ included); its test must pass too.
 func TestBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: not running the Go and C toolchains")
@@ -246,12 +267,12 @@ func TestBuild(t *testing.T) {
 			if err := Create(dir, "built", tt.lang); err != nil {
 				t.Fatal(err)
 			}
-			m := readManifest(t, dir)
-			cmd := exec.CommandContext(t.Context(), "sh", "-c", m.Build.Command)
-			cmd.Dir = dir
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("%s: %v\n%s", m.Build.Command, err, out)
+			env := os.Environ()
+			if tt.lang == "go" {
+				env = offlineGoEnv(t)
 			}
+			m := readManifest(t, dir)
+			run(t, dir, env, m.Build.Command)
 			mod, err := os.ReadFile(filepath.Join(dir, m.Wasm.Module))
 			if err != nil {
 				t.Fatal(err)
@@ -259,6 +280,128 @@ func TestBuild(t *testing.T) {
 			if !bytes.HasPrefix(mod, []byte("\x00asm")) {
 				t.Errorf("%s does not start with the Wasm magic: % x", m.Wasm.Module, mod[:min(8, len(mod))])
 			}
+			if tt.lang == "go" {
+				run(t, dir, env, "go vet ./... && go test ./...")
+			}
 		})
 	}
+}
+
+// offlineGoEnv is the environment with every way for the go command to
+// reach the network or a module cache closed: GOPROXY=off, an empty
+// GOMODCACHE, no checksum database, GOENV=off so no go env -w setting
+// (GOFLAGS=-mod=mod, say) applies, and the local toolchain only. The build
+// cache stays, for speed: it holds no modules.
+func offlineGoEnv(t *testing.T) []string {
+	out, err := exec.CommandContext(t.Context(), "go", "env", "GOCACHE").Output()
+	if err != nil {
+		t.Fatalf("go env GOCACHE: %v", err)
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "GO") {
+			env = append(env, kv)
+		}
+	}
+	return append(env,
+		"GOENV=off", "GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local", "GOWORK=off",
+		"GOMODCACHE="+t.TempDir(), "GOCACHE="+strings.TrimSpace(string(out)),
+		"GOPATH="+t.TempDir(),
+	)
+}
+
+// run runs command with sh in dir, failing the test with its output.
+func run(t *testing.T, dir string, env []string, command string) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "sh", "-c", command)
+	cmd.Dir = dir
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", command, err, out)
+	}
+}
+
+func TestVendorSDK(t *testing.T) {
+	src := fstest.MapFS{
+		"guest.go":               {Data: []byte("package guest")},
+		"kv/kv.go":               {Data: []byte("package kv")},
+		"kv/more.go":             {Data: []byte("package kv // more")},
+		"internal/hostcall/h.go": {Data: []byte("package hostcall")},
+	}
+	files, err := vendorSDK(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(map[string]string)
+	for _, f := range files {
+		got[f.name] = string(f.data)
+	}
+	want := map[string]string{
+		"vendor/github.com/mote-run/mote/guest/guest.go":               "package guest",
+		"vendor/github.com/mote-run/mote/guest/kv/kv.go":               "package kv",
+		"vendor/github.com/mote-run/mote/guest/kv/more.go":             "package kv // more",
+		"vendor/github.com/mote-run/mote/guest/internal/hostcall/h.go": "package hostcall",
+		"vendor/modules.txt": "# github.com/mote-run/mote v0.0.0\n## explicit; go 1.24\n" +
+			"github.com/mote-run/mote/guest\n" +
+			"github.com/mote-run/mote/guest/internal/hostcall\n" +
+			"github.com/mote-run/mote/guest/kv\n",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("vendorSDK =\n%q\nwant\n%q", got, want)
+	}
+	if _, err := vendorSDK(fstest.MapFS{}); err == nil {
+		t.Error("vendoring nothing is not an error")
+	}
+
+	// The real SDK: every file of guest.Source, byte for byte.
+	files, err = vendorSDK(guest.Source())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = fs.WalkDir(guest.Source(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n++
+		data, _ := fs.ReadFile(guest.Source(), p)
+		name := "vendor/github.com/mote-run/mote/guest/" + p
+		if i := slices.IndexFunc(files, func(f file) bool { return f.name == name }); i < 0 || !bytes.Equal(files[i].data, data) {
+			t.Errorf("%s is not vendored as %s", p, name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != n+1 {
+		t.Errorf("vendored %d files for %d source files and modules.txt", len(files), n)
+	}
+}
+
+// TestWriteCleansUp makes a write fail midway (the same name twice) and
+// checks that nothing is left behind.
+func TestWriteCleansUp(t *testing.T) {
+	files := []file{{"a.txt", []byte("a")}, {"deep/er/b.txt", []byte("b")}, {"a.txt", []byte("again")}}
+	t.Run("created dir is removed", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "svc")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := write(dir, true, files); err == nil {
+			t.Fatal("writing a name twice succeeded")
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the directory is still there: %v", err)
+		}
+	})
+	t.Run("existing dir is emptied", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := write(dir, false, files); err == nil {
+			t.Fatal("writing a name twice succeeded")
+		}
+		if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+			t.Errorf("left %v behind (%v)", entries, err)
+		}
+	})
 }
