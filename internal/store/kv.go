@@ -23,6 +23,8 @@ const (
 	MaxKVValue = 1 << 20
 	// MaxKVList is the most keys KVList returns.
 	MaxKVList = 1000
+	// MaxKVTTL is the longest TTL; KVSet treats a longer one as none.
+	MaxKVTTL = 100 * 365 * 24 * time.Hour
 )
 
 const (
@@ -69,7 +71,7 @@ func (s *Store) KVGet(ctx context.Context, service, key string) ([]byte, error) 
 
 // KVSet sets key to value in service's namespace, creating the namespace on
 // first use. A positive ttl makes the key expire that long from now (to the
-// millisecond); zero means never. ErrInvalidKey for a bad key, ErrTooLarge
+// millisecond); zero, or more than MaxKVTTL, means never. ErrInvalidKey for a bad key, ErrTooLarge
 // for a value over MaxKVValue. The value is on disk (fsynced unless
 // Options.NoSync) when KVSet returns.
 func (s *Store) KVSet(ctx context.Context, service, key string, value []byte, ttl time.Duration) error {
@@ -85,6 +87,9 @@ func (s *Store) KVSet(ctx context.Context, service, key string, value []byte, tt
 	}
 	m := &nats.Msg{Subject: subj, Data: value, Header: nats.Header{}}
 	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(b.stream.CachedInfo().Config.Name)}
+	if ttl > MaxKVTTL {
+		ttl = 0
+	}
 	if ttl > 0 {
 		// The header says when the value expires, to the millisecond, and
 		// reads honour it; the server's per-message TTL (whole seconds,

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -129,6 +130,9 @@ func TestKVTTL(t *testing.T) {
 	if err := s.KVSet(ctx, "api", "forever", []byte("v"), 0); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.KVSet(ctx, "api", "centuries", []byte("v"), math.MaxInt64); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.KVSet(ctx, "api", "renewed", []byte("v2"), 0); err != nil { // a set without ttl clears it
 		t.Fatal(err)
 	}
@@ -144,8 +148,8 @@ func TestKVTTL(t *testing.T) {
 	if el := time.Since(start); el < ttl {
 		t.Fatalf("the key expired after %s, before its ttl %s", el, ttl)
 	}
-	if got, _ := s.KVList(ctx, "api", ""); !slices.Equal(got, []string{"forever", "renewed"}) {
-		t.Errorf("KVList after expiry = %q, want forever, renewed", got)
+	if got, _ := s.KVList(ctx, "api", ""); !slices.Equal(got, []string{"centuries", "forever", "renewed"}) {
+		t.Errorf("KVList after expiry = %q, want centuries, forever, renewed", got)
 	}
 
 	// The server removes the expired message itself, leaving a marker.
