@@ -358,7 +358,7 @@ var pooledChecks = map[string]func(t *testing.T, module []byte){
 			return nil, abi.ErrDenied, "127.0.0.1 is not in [allow] http"
 		}
 		resp = g.do(t, &abi.Request{Method: "GET", URL: "/fetch-go", Route: "/fetch-go"})
-		if resp.Status != 502 || !strings.Contains(string(resp.Body), "http_fetch: denied: 127.0.0.1 is not in [allow] http; Try:") {
+		if resp.Status != 502 || !strings.Contains(string(resp.Body), "http_fetch: denied: 127.0.0.1 is not in [allow] http") {
 			t.Errorf("denied: %d %s", resp.Status, resp.Body)
 		}
 	},

@@ -72,13 +72,12 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, rep)
 }
 
-// explain says what a failed call means and what to do about it.
+// explain says what a failed call means and what to do about it. The
+// node's messages carry their own hints (a denial names the grant to add);
+// a missing callee is this example's to explain.
 func explain(err error) string {
-	switch {
-	case errors.Is(err, guest.ErrNotFound):
+	if errors.Is(err, guest.ErrNotFound) {
 		return err.Error() + "; Try: mote deploy examples/counter-go"
-	case errors.Is(err, guest.ErrDenied):
-		return err.Error() + `; Try: call = ["counter-go"] in [allow] of mote.toml`
 	}
 	return err.Error()
 }

@@ -49,12 +49,9 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := fetch.Do(req)
 	if err != nil {
+		// The node's message says what to do, e.g. which host to allow.
 		log.Warn("fetch failed", "url", upstream, "err", err)
-		msg := err.Error()
-		if errors.Is(err, guest.ErrDenied) {
-			msg += `; Try: add its host to http = [...] in [allow] of mote.toml`
-		}
-		reply(w, http.StatusBadGateway, errorBody("fetch_failed", msg))
+		reply(w, http.StatusBadGateway, errorBody("fetch_failed", err.Error()))
 		return
 	}
 	defer resp.Body.Close()
