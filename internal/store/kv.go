@@ -150,10 +150,15 @@ func (b *kvBucket) list(ctx context.Context, hexPrefix string) ([]string, error)
 		FilterSubjects: []string{b.subj + ">"},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 		HeadersOnly:    true,
+		// In case the delete below fails.
+		InactiveThreshold: 10 * time.Second,
 	})
 	if err != nil {
 		return nil, err
 	}
+	// An ordered consumer outlives its client by InactiveThreshold: delete
+	// it, or a guest listing in a loop piles them up on the server.
+	defer func() { _ = b.stream.DeleteConsumer(context.WithoutCancel(ctx), cons.CachedInfo().Name) }()
 	if cons.CachedInfo().NumPending == 0 {
 		return nil, nil
 	}

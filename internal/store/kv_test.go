@@ -185,6 +185,15 @@ func TestKVListBound(t *testing.T) {
 	if got, _ := s.KVList(ctx, "api", "k011"); len(got) != 50 || got[0] != "k01100" {
 		t.Errorf("KVList(k011) = %d keys from %q, want 50 from k01100", len(got), got)
 	}
+	if got, _ := s.KVList(ctx, "api", "nothing"); len(got) != 0 {
+		t.Errorf("KVList(nothing) = %q", got)
+	}
+	// Listing leaves no consumer behind on the server.
+	b, _ := s.kvBucket(ctx, "api", false)
+	eventually(t, "the listing consumers to go", func() bool {
+		info, err := b.stream.Info(ctx)
+		return err == nil && info.State.Consumers == 0
+	})
 }
 
 func TestKVPersistenceAndDeleteService(t *testing.T) {
