@@ -167,18 +167,20 @@ func BenchmarkKV(b *testing.B) {
 			i++
 		}
 	})
-	b.Run("list1000", func(b *testing.B) {
-		s := openStore(b, "", func(o *Options) { o.NoSync = true })
-		ctx := b.Context()
-		for i := range 1000 {
-			if err := s.KVSet(ctx, "bench", fmt.Sprint("key-", i), value, 0); err != nil {
-				b.Fatal(err)
+	for _, n := range []int{10, 1000} {
+		b.Run(fmt.Sprint("list", n), func(b *testing.B) {
+			s := openStore(b, "", func(o *Options) { o.NoSync = true })
+			ctx := b.Context()
+			for i := range n {
+				if err := s.KVSet(ctx, "bench", fmt.Sprint("key-", i), value, 0); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		for b.Loop() {
-			if keys, err := s.KVList(ctx, "bench", "key-"); err != nil || len(keys) != 1000 {
-				b.Fatal(len(keys), err)
+			for b.Loop() {
+				if keys, err := s.KVList(ctx, "bench", "key-"); err != nil || len(keys) != n {
+					b.Fatal(len(keys), err)
+				}
 			}
-		}
-	})
+		})
+	}
 }
