@@ -28,7 +28,8 @@
 // The handler sees an ordinary *http.Request: the method, the path and raw
 // query exactly as the client sent them (the service's route included:
 // "/hello/a%20b?x=1"), Host, RemoteAddr, every header, the body and
-// Proto "HTTP/1.1". What it writes is buffered and sent when it returns;
+// Proto "HTTP/1.1"; StripRoute takes the route off for handlers that do
+// not want it. What it writes is buffered and sent when it returns;
 // WriteHeader works as in net/http. A panic is logged and answered with a
 // 500, and the instance lives on.
 //
@@ -45,8 +46,8 @@
 //
 // The host's capabilities are in the packages below this one: guest/kv,
 // guest/config, guest/fetch (outbound HTTP), guest/call (other services)
-// and guest/log. Each is denied unless the manifest's [allow] table grants
-// it. Their errors match the sentinels here with errors.Is. Outside a guest
+// and guest/log. Each but log is denied unless the manifest's [allow] table
+// grants it. Their errors match the sentinels here with errors.Is. Outside a guest
 // (GOOS other than wasip1) everything compiles, and the capabilities answer
 // ErrNotInGuest, so handlers can be unit-tested on any machine; package
 // guest/guesttest gives such tests an in-memory host.
