@@ -52,8 +52,9 @@ var (
 	ErrDepth = errors.New("call depth limit")
 )
 
-// MaxCallDepth bounds nested service-to-service calls: a request may pass
-// through at most this many services, so a loop of calls ends.
+// MaxCallDepth bounds nested service-to-service calls: a call made at this
+// depth is refused (so a request passes through at most MaxCallDepth+1
+// services), and a loop of calls ends.
 const MaxCallDepth = 8
 
 // Host gives a version's guests their capabilities (docs/abi.md). One Host
