@@ -34,16 +34,18 @@ import (
 //     outside the guest's memory fails with ErrMemory before any other
 //     check.
 //   - A capability call with no Host is denied before its arguments are
-//     validated, so the guest learns first what to grant. Denials (from no
-//     Host or from the Host) are logged once per request and function.
+//     validated, so the guest learns first what to grant, and the denial
+//     is logged once per request and function. Denials from a Host are
+//     the Host's to log.
 //   - Keys (kv, config) are 1..512 bytes of valid UTF-8: empty or invalid
 //     UTF-8 is ErrInvalid, longer is ErrTooLarge; kv_list's prefix follows
 //     the same rule but may be empty. A service name for call is 1..512
 //     bytes of UTF-8 too. Values are at most 1 MiB; ttl_ms is 0 (no expiry)
 //     to about 292 years, negative is ErrInvalid.
-//   - log takes levels 0..3 only (else ErrInvalid), makes the message valid
-//     UTF-8 and caps it at 16 KiB. It goes to the version's LogSink (stream
-//     "log"), never to Host.Log.
+//   - log logs an unknown level as info (as capability.Host.Log does),
+//     makes the message valid UTF-8 and caps it at 16 KiB. It goes to the
+//     version's LogSink (stream "log"), never to Host.Log, so it works
+//     without a Host.
 //   - respond refuses (ErrInvalid) a second call, an undecodable Response,
 //     a 1xx status, a header name that is not an HTTP token or a value with
 //     a control byte, more than wagi.MaxHeaderLines headers or
@@ -192,8 +194,8 @@ func (st *hostState) text(b []byte, what string, allowEmpty bool) (string, int64
 	return string(b), 0
 }
 
-// deny fails with ErrDenied and logs the denial once per request and
-// function.
+// deny fails a call made without a Host with ErrDenied, and logs the
+// denial once per request and function.
 func (st *hostState) deny(fn int, msg string) int64 {
 	if st.denied&(1<<fn) == 0 {
 		st.denied |= 1 << fn
@@ -208,7 +210,7 @@ func (st *hostState) hostErr(fn int, err error) int64 {
 	code := abi.ErrFailed
 	switch {
 	case errors.Is(err, sandbox.ErrDenied):
-		return st.deny(fn, err.Error())
+		code = abi.ErrDenied
 	case errors.Is(err, sandbox.ErrNotFound):
 		code = abi.ErrNotFound
 	case errors.Is(err, sandbox.ErrTooLarge):
@@ -422,10 +424,11 @@ func logLine(st *hostState, _ context.Context, mem wazeroapi.Memory, stack []uin
 	if code != 0 {
 		return code
 	}
-	if level < 0 || int(level) >= len(levelNames) {
-		return st.fail(abi.ErrInvalid, fmt.Sprintf("log level %d is not 0 (debug), 1 (info), 2 (warn) or 3 (error)", level))
+	name := "info"
+	if level >= 0 && int(level) < len(levelNames) {
+		name = levelNames[level]
 	}
-	st.log(StreamLog, levelNames[level], logMessage(b))
+	st.log(StreamLog, name, logMessage(b))
 	st.result = nil
 	return 0
 }

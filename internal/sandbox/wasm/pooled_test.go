@@ -395,7 +395,8 @@ func TestPooledCapabilitiesWithHost(t *testing.T) {
 // Each error class of the Host, and each argument the driver refuses
 // itself, reaches the guest as its code with the message in the result.
 func TestCapabilityErrorCodes(t *testing.T) {
-	r := loadPooled(t, newDriver(t), func(s *sandbox.Spec) { s.Host = &fakeHost{} })
+	var logs logRecorder
+	r := loadPooled(t, newDriver(t), func(s *sandbox.Spec) { s.Host, s.Logs = &fakeHost{}, &logs })
 	fetchReq := func(url string) []byte { return abi.AppendRequest(nil, &abi.Request{Method: "GET", URL: url}) }
 	tests := []struct {
 		fn, query string
@@ -431,8 +432,8 @@ func TestCapabilityErrorCodes(t *testing.T) {
 		{fn: "call", query: "", body: fetchReq("/x"), ret: -abi.ErrInvalid, result: "the service name is empty"},
 		{fn: "call", query: "deep", body: fetchReq("/x"), ret: -abi.ErrDepth},
 		{fn: "call", query: "users", body: fetchReq("/x")[:10], ret: -abi.ErrInvalid, result: "does not decode"},
-		{fn: "log", query: "9", body: []byte("x"), ret: -abi.ErrInvalid, result: "log level 9"},
-		{fn: "log", query: "-1", body: []byte("x"), ret: -abi.ErrInvalid},
+		{fn: "log", query: "9", body: []byte("x"), ret: 0},
+		{fn: "log", query: "-1", body: []byte("x"), ret: 0},
 		{fn: "log", query: "3", body: []byte("an error line"), ret: 0},
 	}
 	for _, tt := range tests {
@@ -455,6 +456,21 @@ func TestCapabilityErrorCodes(t *testing.T) {
 				t.Errorf("result %q does not contain %q", result, tt.result)
 			}
 		})
+	}
+	// The Host logs its own denials; the driver adds the guest's lines,
+	// whatever their level, and the Host's panic.
+	var levels []string
+	for _, e := range logs.all() {
+		switch {
+		case e.Stream == StreamLog:
+			levels = append(levels, e.Level)
+		case e.Stream == api.StreamMote && e.Level == "error" && strings.Contains(e.Message, "kv_get: the node's capability host panicked: fake host panics"):
+		default:
+			t.Errorf("the driver logged %+v", e)
+		}
+	}
+	if want := []string{"info", "info", "error"}; !slices.Equal(levels, want) {
+		t.Errorf("guest log levels %q, want %q", levels, want)
 	}
 }
 
