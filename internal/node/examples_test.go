@@ -2,9 +2,13 @@ package node_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mote-run/mote/client"
 	"github.com/mote-run/mote/examples"
@@ -56,6 +60,76 @@ var exampleChecks = map[string]func(t *testing.T, env *nodetest.Env){
 			t.Errorf("?status=418 gave %d", status)
 		}
 	},
+	"hello-sdk": func(t *testing.T, env *nodetest.Env) {
+		wantBody(t, env, "/hello-sdk/world", "Hello from Go on mote!\nYou asked for /world\n")
+	},
+	"counter-go": func(t *testing.T, env *nodetest.Env) {
+		// call-go's check may have counted already: count from wherever it is.
+		var got struct{ Count int }
+		status, _, body := env.Get(t, "/counter-go")
+		if status != 200 || json.Unmarshal([]byte(body), &got) != nil {
+			t.Fatalf("GET: %d %q", status, body)
+		}
+		start := got.Count
+		for i := 1; i <= 3; i++ {
+			status, _, body := env.Do(t, "POST", "/counter-go", nil, nil)
+			if status != 200 || body != fmt.Sprintf(`{"count":%d}`+"\n", start+i) {
+				t.Fatalf("POST %d: %d %q, want count %d", i, status, body, start+i)
+			}
+		}
+		wantBody(t, env, "/counter-go", fmt.Sprintf(`{"count":%d}`+"\n", start+3))
+	},
+	"call-go": func(t *testing.T, env *nodetest.Env) {
+		// counter-go is deployed too (every example is, before any check).
+		status, _, body := env.Do(t, "POST", "/call-go", nil, nil)
+		if status != 200 || !strings.Contains(body, `"service":"counter-go"`) || !strings.Contains(body, `"status":200`) || !strings.Contains(body, `"count":`) {
+			t.Fatalf("call-go: %d %q", status, body)
+		}
+	},
+	"todo-go": func(t *testing.T, env *nodetest.Env) {
+		status, _, body := env.Do(t, "POST", "/todo-go/todos", http.Header{"Content-Type": {"application/json"}}, strings.NewReader(`{"title":"write tests"}`))
+		var todo struct {
+			ID    string `json:"id"`
+			Title string `json:"title"`
+			Done  bool   `json:"done"`
+		}
+		if status != 201 || json.Unmarshal([]byte(body), &todo) != nil || todo.ID == "" || todo.Title != "write tests" {
+			t.Fatalf("create: %d %q", status, body)
+		}
+		status, _, body = env.Do(t, "PUT", "/todo-go/todos/"+todo.ID, nil, strings.NewReader(`{"title":"write tests","done":true}`))
+		if status != 200 || !strings.Contains(body, `"done":true`) {
+			t.Fatalf("update: %d %q", status, body)
+		}
+		if status, _, body = env.Get(t, "/todo-go/todos"); status != 200 || !strings.Contains(body, todo.ID) {
+			t.Fatalf("list: %d %q", status, body)
+		}
+		if status, _, body = env.Do(t, "POST", "/todo-go/todos", nil, strings.NewReader(`{"title":""}`)); status != 400 || !strings.Contains(body, `"error"`) {
+			t.Errorf("invalid todo: %d %q", status, body)
+		}
+		if status, _, _ = env.Do(t, "DELETE", "/todo-go/todos/"+todo.ID, nil, nil); status != 204 {
+			t.Errorf("delete: %d", status)
+		}
+		if status, _, _ = env.Get(t, "/todo-go/todos/"+todo.ID); status != 404 {
+			t.Errorf("get after delete: %d", status)
+		}
+	},
+	"fetch-go": func(t *testing.T, env *nodetest.Env) {
+		if status, _, body := env.Get(t, "/fetch-go"); status != 503 || !strings.Contains(body, "UPSTREAM") {
+			t.Errorf("unconfigured: %d %q", status, body)
+		}
+		upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, "from upstream "+r.URL.Path)
+		}))
+		defer upstream.Close()
+		if err := env.Client.SetConfig(t.Context(), "fetch-go", map[string]string{"UPSTREAM": upstream.URL + "/data"}, false); err != nil {
+			t.Fatal(err)
+		}
+		nodetest.Eventually(t, 5*time.Second, "fetch-go to see its config", func() bool {
+			status, _, body := env.Get(t, "/fetch-go")
+			return status == 200 && body == "from upstream /data"
+		})
+	},
 }
 
 func wantBody(t *testing.T, env *nodetest.Env, path, want string) {
@@ -78,18 +152,21 @@ func TestExamples(t *testing.T) {
 		t.Errorf("examples.All() returned %d examples, fewer than the %d this test knows", len(all), len(exampleChecks))
 	}
 	env := nodetest.Start(t)
+	// Deploy every example first: some call others.
+	for _, ex := range all {
+		res, err := env.Client.Deploy(t.Context(), client.Package{Manifest: ex.Manifest, Module: ex.Module, Files: ex.Files})
+		if err != nil {
+			t.Fatalf("deploy %s: %v", ex.Name, err)
+		}
+		if res.Version.Number != 1 || res.Unchanged {
+			t.Errorf("deploy %s: %+v", ex.Name, res.Version)
+		}
+	}
 	for _, ex := range all {
 		t.Run(ex.Name, func(t *testing.T) {
 			check, ok := exampleChecks[ex.Name]
 			if !ok {
 				t.Fatalf("no check for example %s: add one to exampleChecks", ex.Name)
-			}
-			res, err := env.Client.Deploy(t.Context(), client.Package{Manifest: ex.Manifest, Module: ex.Module, Files: ex.Files})
-			if err != nil {
-				t.Fatalf("deploy %s: %v", ex.Name, err)
-			}
-			if res.Version.Number != 1 || res.Unchanged {
-				t.Errorf("deploy %s: %+v", ex.Name, res.Version)
 			}
 			check(t, env)
 		})

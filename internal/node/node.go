@@ -63,6 +63,9 @@ type Config struct {
 	// NATSAddr exposes the embedded NATS server to clients; "" (default)
 	// opens no port.
 	NATSAddr string
+	// CacheDir holds compiled code; "" (default) means DataDir/cache. Nodes
+	// may share one (wazero keys it by module and version).
+	CacheDir string
 	// Version is reported by /v1/info.
 	Version string
 	// Logger receives node diagnostics; nil discards them.
@@ -149,7 +152,11 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n.driver, err = wasm.New(wasm.Options{CacheDir: filepath.Join(cfg.DataDir, "cache"), Logger: logger})
+	cacheDir := cfg.CacheDir
+	if cacheDir == "" {
+		cacheDir = filepath.Join(cfg.DataDir, "cache")
+	}
+	n.driver, err = wasm.New(wasm.Options{CacheDir: cacheDir, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,17 +27,45 @@ type Env struct {
 }
 
 // Start boots a node on a fresh temp dir and stops it when the test ends.
+// Nodes started this way share one compilation cache per test process, so
+// a module (the big Go examples above all) is compiled once, not per test.
 func Start(t testing.TB) *Env {
 	t.Helper()
-	return StartDir(t, t.TempDir())
+	return start(t, t.TempDir(), sharedCache(t))
 }
 
 // StartDir boots a node on dir (to test restarts) and stops it at cleanup.
+// Its compiled code is in dir/cache, as with `mote up`.
 func StartDir(t testing.TB, dir string) *Env {
+	t.Helper()
+	return start(t, dir, "")
+}
+
+var (
+	cacheOnce sync.Once
+	cacheDir  string
+	cacheErr  error
+)
+
+// sharedCache is a compilation cache dir for the whole test process. It is
+// left behind in the OS temp dir on purpose: a later run of the same tests
+// starts warm (wazero keys entries by module and its own version).
+func sharedCache(t testing.TB) string {
+	cacheOnce.Do(func() {
+		cacheDir = filepath.Join(os.TempDir(), "mote-test-cache")
+		cacheErr = os.MkdirAll(cacheDir, 0o700)
+	})
+	if cacheErr != nil {
+		t.Fatalf("test compilation cache: %v", cacheErr)
+	}
+	return cacheDir
+}
+
+func start(t testing.TB, dir, cache string) *Env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	n, err := node.Start(ctx, node.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Version: "test"})
+	n, err := node.Start(ctx, node.Config{DataDir: dir, CacheDir: cache, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Version: "test"})
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}
