@@ -165,10 +165,11 @@ func ParseOutputWarn(stdout []byte) (*sandbox.Response, []string, error) {
 			}
 			header[key] = value(internType(v))
 			typeLine = n
-		case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer",
-			"Transfer-Encoding", "Upgrade", "Content-Length":
-			warnings = append(warnings, fmt.Sprintf("line %d: %s: %s dropped (the gateway frames the response)", n, quote(raw), key))
 		default:
+			if FramingHeader(key) {
+				warnings = append(warnings, fmt.Sprintf("line %d: %s: %s dropped (the gateway frames the response)", n, quote(raw), key))
+				continue
+			}
 			if vs, ok := header[key]; ok {
 				header[key] = append(vs, string(v))
 			} else {
@@ -273,6 +274,25 @@ var tokenTable = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// FramingHeader reports whether a response header (canonical form) is one
+// the gateway sets itself: Connection, Keep-Alive, Proxy-Connection, TE,
+// Trailer, Transfer-Encoding, Upgrade and Content-Length. A guest's are
+// dropped with a warning, whatever its ABI.
+func FramingHeader(key string) bool {
+	switch key {
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer",
+		"Transfer-Encoding", "Upgrade", "Content-Length":
+		return true
+	}
+	return false
+}
+
+// ValidHeaderName reports whether s is an HTTP token (RFC 9110 §5.6.2), as
+// a header name must be.
+func ValidHeaderName(s string) bool {
+	return s != "" && isToken([]byte(s))
+}
 
 func isToken(b []byte) bool {
 	for _, c := range b {

@@ -507,14 +507,6 @@ func (r *pooledRunner) Close(ctx context.Context) error {
 	return err
 }
 
-// framingHeaders are the response headers the gateway sets itself; a
-// guest's are dropped with a warning. It is the set wagi.ParseOutputWarn
-// drops from a WAGI guest's output.
-var framingHeaders = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true, "Trailer": true,
-	"Transfer-Encoding": true, "Upgrade": true, "Content-Length": true,
-}
-
 // decodeResponse checks and decodes a Response a pooled guest passed to
 // respond (b aliases guest memory; the result does not). On failure it
 // returns the ABI error code and a message for the guest and the log.
@@ -544,37 +536,20 @@ func decodeResponse(b []byte, maxBody int64) (resp *sandbox.Response, warnings [
 		if size > wagi.MaxHeaderBytes {
 			return nil, nil, abi.ErrInvalid, fmt.Sprintf("the headers are longer than %d bytes", wagi.MaxHeaderBytes)
 		}
-		if !isToken(h.Name) {
+		if !wagi.ValidHeaderName(h.Name) {
 			return nil, nil, abi.ErrInvalid, fmt.Sprintf("header %d: name %s is not an HTTP token", i, quoteShort(h.Name))
 		}
 		if c, bad := controlByte(h.Value); bad {
 			return nil, nil, abi.ErrInvalid, fmt.Sprintf("header %s: the value holds the control byte %#02x", h.Name, c)
 		}
 		key := http.CanonicalHeaderKey(h.Name)
-		if framingHeaders[key] {
+		if wagi.FramingHeader(key) {
 			warnings = append(warnings, key+" dropped (the gateway frames the response)")
 			continue
 		}
 		header[key] = append(header[key], h.Value)
 	}
 	return &sandbox.Response{Status: ar.Status, Header: header, Body: ar.Body}, warnings, 0, ""
-}
-
-// isToken reports whether s is an HTTP token (RFC 9110 §5.6.2).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // controlByte finds a control byte other than tab in a header value.

@@ -17,6 +17,7 @@ import (
 	"github.com/mote-run/mote/api"
 	"github.com/mote-run/mote/guest/abi"
 	"github.com/mote-run/mote/internal/sandbox"
+	"github.com/mote-run/mote/internal/wagi"
 )
 
 var pooledWasm = mustRead("testdata/pooled.wasm")
@@ -842,7 +843,7 @@ func FuzzDecodeResponse(f *testing.F) {
 			t.Fatalf("accepted status %d, body %d bytes", resp.Status, len(resp.Body))
 		}
 		for k, vs := range resp.Header {
-			if !isToken(k) || framingHeaders[k] {
+			if !wagi.ValidHeaderName(k) || wagi.FramingHeader(k) {
 				t.Fatalf("accepted header %q", k)
 			}
 			for _, v := range vs {
