@@ -185,3 +185,33 @@ func TestGoReactor(t *testing.T) {
 		t.Errorf("instances = %+v", insts)
 	}
 }
+
+// BenchmarkSDKHello is BenchmarkGoReactor for the Go SDK's hello
+// (examples/hello-sdk): an http.Handler behind guest.Serve.
+//   - start: Load to first response with the compiled code shared (a
+//     request that finds no warm instance: _initialize, then the request);
+//   - warm: one request on an initialized instance.
+func BenchmarkSDKHello(b *testing.B) {
+	module := mustRead("../../../examples/hello-sdk/hello.wasm")
+	spec := func(s *sandbox.Spec) {
+		s.ABI, s.Module, s.Digest, s.Service, s.MemoryLimit = api.ABIPooled, module, "sha256:hellosdk", "hello-sdk", 64<<20
+	}
+	d := newDriver(b)
+	load(b, d, spec) // holds the compiled code
+	b.Run("start", func(b *testing.B) {
+		took := make([]time.Duration, 0, b.N)
+		for b.Loop() {
+			start := time.Now()
+			r := load(b, d, spec)
+			if resp, err := r.Serve(context.Background(), benchRequest()); err != nil || resp.Status != 200 {
+				b.Fatalf("%v %v", resp, err)
+			}
+			took = append(took, time.Since(start))
+			_ = r.Close(context.Background())
+		}
+		reportPercentiles(b, took)
+	})
+	b.Run("warm", func(b *testing.B) {
+		timeServes(b, load(b, d, spec), "Hello from Go")
+	})
+}
