@@ -41,7 +41,8 @@ func main() {
 		threads  = flag.Int("threads", 2, "wrk threads")
 		withGo   = flag.Bool("go", true, "include the WAGI Go hello (slow: a Go runtime starts per request)")
 	)
-	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the node while wrk drives the WAGI C hello (last round)")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the node while wrk drives -profile's target (last round)")
+	flag.StringVar(&profileTarget, "profile", "hello-c", "the example -cpuprofile profiles")
 	flag.Parse()
 	if err := run(*rounds, *duration, *conns, *threads, *withGo); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
@@ -49,11 +50,12 @@ func main() {
 	}
 }
 
-// cpuProfile is the -cpuprofile flag.
-var cpuProfile string
+// cpuProfile and profileTarget are the -cpuprofile and -profile flags.
+var cpuProfile, profileTarget string
 
 type target struct {
 	name, url string
+	example   string // the example deployed, "" for the baseline
 	rps       []float64
 	p50, p99  []time.Duration
 }
@@ -84,9 +86,14 @@ func run(rounds int, duration time.Duration, conns, threads int, withGo bool) er
 		return err
 	}
 	targets := []*target{{name: "bare Go net/http hello", url: bare + "/hello"}}
-	names := []string{"hello-c"}
+	names := []string{"hello-c", "hello-sdk"}
 	if withGo {
 		names = append(names, "hello-go")
+	}
+	labels := map[string]string{
+		"hello-c":   "mote WAGI C hello",
+		"hello-sdk": "mote pooled Go SDK hello",
+		"hello-go":  "mote WAGI Go hello",
 	}
 	for _, name := range names {
 		ex, err := examples.Get(name)
@@ -99,7 +106,7 @@ func run(rounds int, duration time.Duration, conns, threads int, withGo bool) er
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "deployed %s in %s\n", name, time.Since(start).Round(time.Millisecond))
-		targets = append(targets, &target{name: "mote WAGI " + strings.TrimPrefix(name, "hello-") + " hello", url: res.Service.URL + "/world"})
+		targets = append(targets, &target{name: labels[name], example: name, url: res.Service.URL + "/world"})
 	}
 	for _, t := range targets { // warm up: compile caches, connections
 		if err := wrk(t, 2*time.Second, conns, threads, false); err != nil {
@@ -107,9 +114,9 @@ func run(rounds int, duration time.Duration, conns, threads int, withGo bool) er
 		}
 	}
 	for r := 1; r <= rounds; r++ {
-		for i, t := range targets {
+		for _, t := range targets {
 			stop := func() {}
-			if cpuProfile != "" && r == rounds && i == 1 {
+			if cpuProfile != "" && r == rounds && t.example == profileTarget {
 				if stop, err = startProfile(cpuProfile); err != nil {
 					return err
 				}
