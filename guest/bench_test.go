@@ -18,7 +18,7 @@ func TestAllocsHello(t *testing.T) {
 		io.WriteString(w, "You asked for "+r.URL.Path+"\n")
 	})
 	req := &abi.Request{Method: "GET", URL: "/hello-sdk/world", Route: "/hello-sdk", Host: "127.0.0.1:8080", RemoteAddr: "127.0.0.1:5000", RequestID: "0123456789abcdef",
-		Header: []abi.Header{{"Accept", "*/*"}, {"User-Agent", "wrk"}}}
+		Header: []abi.Header{{Name: "Accept", Value: "*/*"}, {Name: "User-Agent", Value: "wrk"}}}
 	raw := abi.AppendRequest(nil, req)
 	out := make([]byte, 0, 4096)
 	n := testing.AllocsPerRun(1000, func() {
@@ -42,7 +42,7 @@ func BenchmarkServeHello(b *testing.B) {
 		io.WriteString(w, "You asked for "+r.URL.Path+"\n")
 	})
 	req := &abi.Request{Method: "GET", URL: "/hello-sdk/world", Route: "/hello-sdk", Host: "127.0.0.1:8080", RemoteAddr: "127.0.0.1:5000", RequestID: "0123456789abcdef",
-		Header: []abi.Header{{"Accept", "*/*"}, {"User-Agent", "wrk"}}}
+		Header: []abi.Header{{Name: "Accept", Value: "*/*"}, {Name: "User-Agent", Value: "wrk"}}}
 	raw := abi.AppendRequest(nil, req)
 	out := make([]byte, 0, 4096)
 	b.ReportAllocs()
