@@ -106,6 +106,9 @@ const (
 	// StreamMote carries the node's own lines about the service (deploys,
 	// guest failures, timeouts).
 	StreamMote = "mote"
+	// StreamLog carries the lines a guest writes with the log capability,
+	// each with a Level.
+	StreamLog = "log"
 )
 
 // LogEntry is one line in a service's logs.

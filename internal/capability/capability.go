@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/mote-run/mote/api"
-	"github.com/mote-run/mote/guest/abi"
 	"github.com/mote-run/mote/internal/manifest"
 	"github.com/mote-run/mote/internal/sandbox"
 	"github.com/mote-run/mote/internal/store"
@@ -37,9 +36,6 @@ const (
 	// the guest's own deadline cuts it shorter.
 	MaxFetchTimeout = 30 * time.Second
 )
-
-// StreamLog is the log stream of the lines a guest writes through Log.
-const StreamLog = "log"
 
 // KV is the store's key-value API, one namespace per service; *store.Store
 // implements it. Errors match store.ErrNotFound, store.ErrInvalidKey and
@@ -180,19 +176,6 @@ func (h *Host) log(ctx context.Context, stream, level, msg string) {
 		e.RequestID = r.ID
 	}
 	h.opts.Logs.Log(e)
-}
-
-var levels = map[int]string{abi.LevelDebug: "debug", abi.LevelInfo: "info", abi.LevelWarn: "warn", abi.LevelError: "error"}
-
-// Log puts msg in the service's logs (stream "log") with the request's id.
-// level is abi.LevelDebug..abi.LevelError; any other is logged as info.
-// It is always allowed.
-func (h *Host) Log(ctx context.Context, level int, msg string) {
-	name, ok := levels[level]
-	if !ok {
-		name = "info"
-	}
-	h.log(ctx, StreamLog, name, msg)
 }
 
 // KVGet returns the value of key in the service's namespace: ErrNotFound

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/mote-run/mote/api"
-	"github.com/mote-run/mote/guest/abi"
 	"github.com/mote-run/mote/internal/manifest"
 	"github.com/mote-run/mote/internal/sandbox"
 	"github.com/mote-run/mote/internal/store"
@@ -216,23 +215,6 @@ func TestConfigViewApply(t *testing.T) {
 	v.Apply(store.ConfigEvent{Synced: true})
 	if !v.Synced() {
 		t.Error("not Synced after the Synced event")
-	}
-}
-
-func TestLog(t *testing.T) {
-	logs := &logSink{}
-	h := New(Options{Service: "svc", Version: 2, Logs: logs})
-	ctx := requestCtx(t, "req-1")
-	for level, want := range map[int]string{abi.LevelDebug: "debug", abi.LevelInfo: "info", abi.LevelWarn: "warn", abi.LevelError: "error", 9: "info"} {
-		h.Log(ctx, level, "hello")
-		l := logs.all()[len(logs.all())-1]
-		if l.Level != want || l.Stream != StreamLog || l.Message != "hello" || l.RequestID != "req-1" || l.Service != "svc" || l.Version != 2 {
-			t.Errorf("Log(%d) wrote %+v, want level %s", level, l, want)
-		}
-	}
-	h.Log(t.Context(), abi.LevelInfo, "no request")
-	if l := logs.all()[len(logs.all())-1]; l.RequestID != "" {
-		t.Errorf("a line without a request has id %q", l.RequestID)
 	}
 }
 

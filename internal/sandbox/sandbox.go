@@ -57,7 +57,8 @@ var (
 // services), and a loop of calls ends.
 const MaxCallDepth = 8
 
-// Host gives a version's guests their capabilities (docs/abi.md). One Host
+// Host gives a version's guests their capabilities (docs/abi.md); the log
+// function, always allowed, is the driver's own. One Host
 // serves every instance of a version and must be safe for concurrent use.
 // ctx is the guest's request: RequestFrom and CallDepth read it. Errors
 // should wrap the classes above and say what to do in their message; the
@@ -70,7 +71,6 @@ type Host interface {
 	Config(ctx context.Context, key string) (string, error)
 	Fetch(ctx context.Context, req *abi.Request) (*abi.Response, error)
 	Call(ctx context.Context, service string, req *abi.Request) (*abi.Response, error)
-	Log(ctx context.Context, level int, msg string)
 }
 
 type requestKey struct{}

@@ -63,10 +63,6 @@ const (
 	maxLogMessage = 16 << 10
 )
 
-// StreamLog is the log stream of lines a guest writes with the log host
-// function.
-const StreamLog = "log"
-
 var levelNames = [...]string{abi.LevelDebug: "debug", abi.LevelInfo: "info", abi.LevelWarn: "warn", abi.LevelError: "error"}
 
 // hostState is one instance's side of the ABI. An instance runs one call at
@@ -428,7 +424,7 @@ func logLine(st *hostState, _ context.Context, mem wazeroapi.Memory, stack []uin
 	if level >= 0 && int(level) < len(levelNames) {
 		name = levelNames[level]
 	}
-	st.log(StreamLog, name, logMessage(b))
+	st.log(api.StreamLog, name, logMessage(b))
 	st.result = nil
 	return 0
 }

@@ -309,7 +309,7 @@ func TestPooledFailuresDiscardTheInstance(t *testing.T) {
 			t.Errorf("body = %q, want the first response", resp.Body)
 		}
 		if !slices.ContainsFunc(logs.all(), func(e api.LogEntry) bool {
-			return e.Stream == StreamLog && e.RequestID == "req-twice" && strings.Contains(e.Message, "second respond: -4 respond was already called")
+			return e.Stream == api.StreamLog && e.RequestID == "req-twice" && strings.Contains(e.Message, "second respond: -4 respond was already called")
 		}) {
 			t.Errorf("the guest did not log the second respond's error: %+v", logs.all())
 		}
@@ -343,7 +343,7 @@ func TestPooledCapabilitiesDeniedWithoutHost(t *testing.T) {
 		switch {
 		case e.Stream == api.StreamMote && strings.Contains(e.Message, "not granted") && e.RequestID == "req-caps":
 			denials++
-		case e.Stream == StreamLog && e.Message == "caps log line" && e.Level == "info" && e.RequestID == "req-caps" && e.Service == "pooled":
+		case e.Stream == api.StreamLog && e.Message == "caps log line" && e.Level == "info" && e.RequestID == "req-caps" && e.Service == "pooled":
 			guestLines++
 		}
 	}
@@ -463,7 +463,7 @@ func TestCapabilityErrorCodes(t *testing.T) {
 	var levels []string
 	for _, e := range logs.all() {
 		switch {
-		case e.Stream == StreamLog:
+		case e.Stream == api.StreamLog:
 			levels = append(levels, e.Level)
 		case e.Stream == api.StreamMote && e.Level == "error" && strings.Contains(e.Message, "kv_get: the node's capability host panicked: fake host panics"):
 		default:
@@ -713,7 +713,7 @@ func TestWAGICapabilities(t *testing.T) {
 		t.Errorf("host calls: %q", host.recorded())
 	}
 	if !slices.ContainsFunc(logs.all(), func(e api.LogEntry) bool {
-		return e.Stream == StreamLog && e.Level == "warn" && e.Message == "a warning" && e.RequestID == "req-wagi"
+		return e.Stream == api.StreamLog && e.Level == "warn" && e.Message == "a warning" && e.RequestID == "req-wagi"
 	}) {
 		t.Errorf("no guest log line: %+v", logs.all())
 	}
