@@ -194,56 +194,23 @@ type ConfigEvent struct {
 // values. A value that does not decode is logged (without its content) and
 // skipped.
 func (s *Store) WatchConfig(ctx context.Context) (<-chan ConfigEvent, error) {
-	w, err := s.config.WatchAll(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("watch config: %w", kvErr(err))
-	}
-	out := make(chan ConfigEvent)
-	go func() {
-		defer close(out)
-		defer w.Stop()
-		synced := false
-		for {
+	return watch(ctx, s, s.config, "config", ConfigEvent{Synced: true},
+		func(e jetstream.KeyValueEntry, deleted bool) (ConfigEvent, bool) {
 			var ev ConfigEvent
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				switch {
-				case e == nil:
-					if synced {
-						continue
-					}
-					synced = true
-					ev.Synced = true
-				case e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge:
-					if !synced {
-						continue
-					}
-					service, key, ok := strings.Cut(e.Key(), ".")
-					if !ok {
-						continue
-					}
-					ev.Service, ev.Entry.Key, ev.Deleted = service, key, true
-				default:
-					ce, err := decodeConfig(e)
-					if err != nil {
-						s.log.Error("watch config: undecodable value skipped", "key", e.Key(), "revision", e.Revision(), "err", err)
-						continue
-					}
-					ev.Service, _, _ = strings.Cut(e.Key(), ".")
-					ev.Entry = ce
-				}
+			service, key, ok := strings.Cut(e.Key(), ".")
+			if !ok {
+				return ev, false
 			}
-			select {
-			case out <- ev:
-			case <-ctx.Done():
-				return
+			if deleted {
+				ev.Service, ev.Entry.Key, ev.Deleted = service, key, true
+				return ev, true
 			}
-		}
-	}()
-	return out, nil
+			ce, err := decodeConfig(e)
+			if err != nil {
+				s.log.Error("watch config: undecodable value skipped", "key", e.Key(), "revision", e.Revision(), "err", err)
+				return ev, false
+			}
+			ev.Service, ev.Entry = service, ce
+			return ev, true
+		})
 }

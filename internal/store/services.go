@@ -245,17 +245,38 @@ type Event struct {
 //
 // A value that does not decode as an api.Service is logged and skipped.
 func (s *Store) Watch(ctx context.Context) (<-chan Event, error) {
-	w, err := s.services.WatchAll(ctx)
+	return watch(ctx, s, s.services, "services", Event{Synced: true},
+		func(e jetstream.KeyValueEntry, deleted bool) (Event, bool) {
+			var ev Event
+			if deleted {
+				ev.Deleted, ev.Service.Name = true, e.Key()
+				return ev, true
+			}
+			if err := json.Unmarshal(e.Value(), &ev.Service); err != nil {
+				s.log.Error("watch services: undecodable value skipped", "key", e.Key(), "revision", e.Revision(), "err", err)
+				return ev, false
+			}
+			return ev, true
+		})
+}
+
+// watch turns a KV bucket's watcher into a channel of events, with Watch's
+// semantics: the current values (deletions before the start left out),
+// then synced, then every change, each made by decode (which may skip an
+// entry); the channel closes when ctx ends or the store closes.
+func watch[E any](ctx context.Context, s *Store, kv jetstream.KeyValue, what string, synced E,
+	decode func(e jetstream.KeyValueEntry, deleted bool) (E, bool)) (<-chan E, error) {
+	w, err := kv.WatchAll(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("watch services: %w", kvErr(err))
+		return nil, fmt.Errorf("watch %s: %w", what, kvErr(err))
 	}
-	out := make(chan Event)
+	out := make(chan E)
 	go func() {
 		defer close(out)
 		defer w.Stop()
-		synced := false
+		isSynced := false
 		for {
-			var ev Event
+			var ev E
 			select {
 			case <-ctx.Done():
 				return
@@ -264,21 +285,20 @@ func (s *Store) Watch(ctx context.Context) (<-chan Event, error) {
 					return
 				}
 				switch {
-				case e == nil:
-					if synced {
+				case e == nil: // the end of the initial values
+					if isSynced {
 						continue
 					}
-					synced = true
-					ev.Synced = true
+					isSynced, ev = true, synced
 				case e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge:
-					if !synced {
+					if !isSynced {
 						continue // deleted before we started watching: not current
 					}
-					ev.Deleted = true
-					ev.Service.Name = e.Key()
+					if ev, ok = decode(e, true); !ok {
+						continue
+					}
 				default:
-					if err := json.Unmarshal(e.Value(), &ev.Service); err != nil {
-						s.log.Error("watch services: undecodable value skipped", "key", e.Key(), "revision", e.Revision(), "err", err)
+					if ev, ok = decode(e, false); !ok {
 						continue
 					}
 				}
