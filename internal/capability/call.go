@@ -88,18 +88,10 @@ func callRequest(ctx context.Context, req *abi.Request) (*sandbox.Request, error
 	if _, err := url.PathUnescape(path); err != nil || !validURLPart(target) {
 		return nil, errorf(sandbox.ErrInvalid, "call: url %q is not an escaped path and query (bad %%-escape, space or control character)", truncate(req.URL))
 	}
-	hdr := make(http.Header, len(req.Header))
-	for _, kv := range req.Header {
-		if !validToken(kv.Name) {
-			return nil, errorf(sandbox.ErrInvalid, "call: header name %q is not an HTTP token", truncate(kv.Name))
-		}
-		if !validHeaderValue(kv.Value) {
-			return nil, errorf(sandbox.ErrInvalid, "call: header %s: the value holds a control character", kv.Name)
-		}
-		hdr.Add(kv.Name, kv.Value)
+	hdr, err := outboundHeader(req.Header)
+	if err != nil {
+		return nil, fmt.Errorf("call: %w", err)
 	}
-	dropHop(hdr)
-	hdr.Del("Content-Length")
 	sreq := &sandbox.Request{
 		Method:     method,
 		Proto:      "HTTP/1.1",

@@ -186,8 +186,10 @@ func parseFetchURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// outboundHeader builds a request header from the guest's, dropping
-// hop-by-hop headers, those Connection names, Host and Content-Length.
+// outboundHeader builds a request header from the guest's for a fetch or a
+// call, dropping hop-by-hop headers, those Connection names, Host (a fetch
+// takes it from the URL, a call from the caller's request) and
+// Content-Length.
 func outboundHeader(hs []abi.Header) (http.Header, error) {
 	hdr := make(http.Header, len(hs))
 	for _, kv := range hs {
