@@ -127,6 +127,9 @@ func TestUpErrors(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
+	if raceEnabled {
+		t.Skip("mote demo compiles six Go modules from scratch, minutes under the race detector; it runs in the plain test pass")
+	}
 	t.Parallel()
 	b := start(t, append([]string{"demo", "--data", t.TempDir()}, listenFlags...)...)
 	out := b.waitStdout(t, 30*time.Second, "Ctrl-C stops the node.")
@@ -135,7 +138,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("no curl line:\n%s", out)
 	}
 	gateway := m[1]
-	for _, name := range []string{"hello-c", "hello-go", "echo-go"} {
+	for _, name := range []string{"hello-c", "hello-go", "echo-go", "hello-sdk", "counter-go", "todo-go", "call-go", "fetch-go"} {
 		if !regexp.MustCompile(`(?m)^  ` + name + ` +` + regexp.QuoteMeta(gateway+"/"+name) + `$`).MatchString(out) {
 			t.Errorf("no URL line for %s:\n%s", name, out)
 		}
