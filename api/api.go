@@ -30,6 +30,9 @@ type Service struct {
 	Latest  int            `json:"latest"`
 	Traffic []TrafficSplit `json:"traffic"`
 	ABI     string         `json:"abi"`
+	// Lifecycle, when set, overrides the serving version's [lifecycle]
+	// (set with `mote lifecycle`).
+	Lifecycle *Lifecycle `json:"lifecycle,omitempty"`
 	// Digest is the artifact digest of the serving version.
 	Digest  string    `json:"digest"`
 	Created time.Time `json:"created"`
@@ -169,6 +172,7 @@ const (
 	CodeNotFound         = "not_found"          // 404
 	CodeMethodNotAllowed = "method_not_allowed" // 405
 	CodeConflict         = "conflict"           // 409
+	CodeGone             = "gone"               // 410
 	CodeBodyTooLarge     = "body_too_large"     // 413
 	CodeRateLimited      = "rate_limited"       // 429
 	CodeInternal         = "internal"           // 500
@@ -187,6 +191,7 @@ var statusOf = map[string]int{
 	CodeNotFound:         404,
 	CodeMethodNotAllowed: 405,
 	CodeConflict:         409,
+	CodeGone:             410,
 	CodeBodyTooLarge:     413,
 	CodeRateLimited:      429,
 	CodeInternal:         500,
