@@ -8,6 +8,10 @@
 //   - versions: KV bucket "mote_versions", key = "<service>.<number>", value = api.Version JSON;
 //   - config:   KV bucket "mote_config", key = "<service>.<KEY>", value = JSON {value, secret, updated};
 //   - kv:       KV bucket "mote_kv_<service>" per service, made on its first KVSet; key = hex of the key;
+//   - plans:    KV bucket "mote_plans", key = plan name, value = api.Plan JSON;
+//   - keys:     KV bucket "mote_keys", key = API key ID, value = KeyRecord JSON (hash, never the secret);
+//   - jwt keys: KV bucket "mote_jwt_keys", key = hex of the key ID, value = JWTKeyRecord JSON;
+//   - quota:    KV bucket "mote_quota", key = "<key id>.<window>", value = decimal count; values expire QuotaRetention after their last change;
 //   - blobs:    object store "mote_blobs", object name = "sha256:<hex>";
 //   - logs:     stream "MOTE_LOGS", subject "mote.logs.<service>", one api.LogEntry JSON per message.
 //
@@ -58,9 +62,11 @@ import (
 
 // Errors the store returns. They are wrapped with context; test with errors.Is.
 var (
-	// ErrNotFound: the service, version, blob or log stream does not exist.
+	// ErrNotFound: the service, version, blob, log stream, plan, API key or
+	// JWT key does not exist.
 	ErrNotFound = errors.New("store: not found")
-	// ErrExists: a service or version with that name or number already exists.
+	// ErrExists: a service, version, plan or API key with that name, number
+	// or ID already exists.
 	ErrExists = errors.New("store: already exists")
 	// ErrConflict: a compare-and-set update carried a stale revision.
 	ErrConflict = errors.New("store: revision conflict")
@@ -73,11 +79,13 @@ var (
 	ErrTooLarge = errors.New("store: too large")
 	// ErrInvalidDigest: a digest is not "sha256:" followed by 64 lowercase hex digits.
 	ErrInvalidDigest = errors.New("store: invalid digest")
-	// ErrInvalidName: a service name is not 1..63 characters of [a-z0-9-], or
-	// a version number is not positive.
+	// ErrInvalidName: a service, plan or app name is not 1..63 characters of
+	// [a-z0-9-], a version number is not positive, or an API key ID, JWT key
+	// ID or quota counter name is malformed.
 	ErrInvalidName = errors.New("store: invalid name")
 	// ErrInvalidKey: a configuration key is not [A-Za-z_][A-Za-z0-9_]{0,127},
-	// or a key-value key is not 1..MaxKVKey bytes of UTF-8.
+	// a key-value key is not 1..MaxKVKey bytes of UTF-8, or an API key
+	// record's hash is not 64 lowercase hex digits.
 	ErrInvalidKey = errors.New("store: invalid key")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store: closed")
@@ -97,6 +105,10 @@ const (
 	versionsBucket = "mote_versions"
 	configBucket   = "mote_config"
 	blobsBucket    = "mote_blobs"
+	plansBucket    = "mote_plans"
+	keysBucket     = "mote_keys"
+	jwtKeysBucket  = "mote_jwt_keys"
+	quotaBucket    = "mote_quota"
 	logsStream     = "MOTE_LOGS"
 	logsSubject    = "mote.logs."
 
@@ -150,6 +162,10 @@ type Store struct {
 	versions jetstream.KeyValue
 	verSt    jetstream.Stream // the stream behind versions, for purges by service
 	config   jetstream.KeyValue
+	plans    jetstream.KeyValue
+	keys     jetstream.KeyValue
+	jwtKeys  jetstream.KeyValue
+	quota    jetstream.KeyValue
 	blobs    jetstream.ObjectStore
 	logs     jetstream.Stream
 
@@ -324,6 +340,27 @@ func (s *Store) setup(ctx context.Context) error {
 		Storage:     jetstream.FileStorage,
 	}); err != nil {
 		return fmt.Errorf("bucket %s: %w", configBucket, err)
+	}
+	for _, b := range []struct {
+		kv   *jetstream.KeyValue
+		name string
+		desc string
+		age  time.Duration
+	}{
+		{&s.plans, plansBucket, "mote plans: key = plan name", 0},
+		{&s.keys, keysBucket, "mote API keys: key = key id, value holds the key's hash", 0},
+		{&s.jwtKeys, jwtKeysBucket, "mote JWT verification keys: key = hex of the key id", 0},
+		{&s.quota, quotaBucket, "mote quota counters: key = <key id>.<window>", QuotaRetention},
+	} {
+		if *b.kv, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      b.name,
+			Description: b.desc,
+			History:     1,
+			TTL:         b.age,
+			Storage:     jetstream.FileStorage,
+		}); err != nil {
+			return fmt.Errorf("bucket %s: %w", b.name, err)
+		}
 	}
 	if s.blobs, err = s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      blobsBucket,
