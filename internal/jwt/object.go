@@ -21,6 +21,76 @@ func parseObject(raw []byte) (map[string]any, error) {
 	if !utf8.Valid(raw) {
 		return nil, errors.New("not valid UTF-8")
 	}
+	start := skipSpace(raw, 0)
+	if start == len(raw) || raw[start] != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, jsonErr(err)
+	}
+	if end := int(dec.InputOffset()); skipSpace(raw, end) != len(raw) {
+		return nil, errors.New("data after the JSON object")
+	}
+	// encoding/json keeps the last of two members with one name; the
+	// object had a duplicate if it has more members than the map.
+	if len(m) > 0 && topLevelCommas(raw[start:])+1 != len(m) {
+		return parseObjectSlow(raw) // to name the duplicate
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
+}
+
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func skipSpace(raw []byte, i int) int {
+	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// topLevelCommas counts the commas between the members of the valid JSON
+// object obj, skipping strings and nested values.
+func topLevelCommas(obj []byte) int {
+	n, depth, inString := 0, 0, false
+	for i := 0; i < len(obj); i++ {
+		c := obj[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ',':
+			if depth == 1 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// parseObjectSlow is parseObject member by member; it finds which name is
+// duplicated, and the fuzz test checks both agree.
+func parseObjectSlow(raw []byte) (map[string]any, error) {
+	if !utf8.Valid(raw) {
+		return nil, errors.New("not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	tok, err := dec.Token()
