@@ -545,3 +545,18 @@ func FuzzAccessNames(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAddQuota measures one counter increment, with and without the
+// fsync before the ack.
+func BenchmarkAddQuota(b *testing.B) {
+	for _, noSync := range []bool{false, true} {
+		b.Run(fmt.Sprintf("nosync=%v", noSync), func(b *testing.B) {
+			s := openStore(b, "", func(o *Options) { o.NoSync = noSync })
+			for b.Loop() {
+				if _, err := s.AddQuota(b.Context(), "0123456789ab.2026-11", 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
