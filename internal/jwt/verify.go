@@ -74,6 +74,10 @@ func (o Options) leeway() time.Duration { return max(o.Leeway, 0) }
 // copy counts. Numbers in the returned Claims are json.Number, strings,
 // bools, nil, []any and map[string]any as encoding/json gives them.
 //
+// ECDSA signatures are malleable ((r, n−s) verifies as well as (r, s)), so
+// one set of signed claims can have two token spellings: use "jti", not the
+// token text, to recognize a token.
+//
 // keys nil verifies nothing (ErrUnknownKey).
 func Verify(token string, keys KeySet, opts Options) (Claims, error) {
 	claims, err := verifySignature(token, keys)
@@ -121,9 +125,9 @@ func verifySignature(token string, keys KeySet) (Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch alg {
-	case HS256, RS256, ES256:
-	case "none", "None", "NONE":
+	switch {
+	case alg == HS256 || alg == RS256 || alg == ES256:
+	case strings.EqualFold(alg, "none"):
 		return nil, fmt.Errorf("%w: alg \"none\" (unsigned tokens) refused", ErrAlgorithm)
 	default:
 		return nil, fmt.Errorf("%w: alg %s not supported (HS256, RS256, ES256)", ErrAlgorithm, quote(alg))
@@ -189,7 +193,7 @@ func parseHeader(raw []byte) (alg, kid string, err error) {
 		if !ok {
 			return "", "", fmt.Errorf("%w: header typ is not a string", ErrMalformed)
 		}
-		switch strings.ToLower(strings.TrimPrefix(strings.ToLower(typ), "application/")) {
+		switch strings.TrimPrefix(strings.ToLower(typ), "application/") {
 		case "jwt", "at+jwt":
 		default:
 			return "", "", fmt.Errorf("%w: header typ is %s, not \"JWT\" or \"at+jwt\"", ErrMalformed, quote(typ))
@@ -200,7 +204,7 @@ func parseHeader(raw []byte) (alg, kid string, err error) {
 		if !ok {
 			return "", "", fmt.Errorf("%w: header cty is not a string", ErrMalformed)
 		}
-		if strings.EqualFold(strings.TrimPrefix(strings.ToLower(cty), "application/"), "jwt") {
+		if strings.TrimPrefix(strings.ToLower(cty), "application/") == "jwt" {
 			return "", "", fmt.Errorf("%w: nested tokens (cty \"JWT\") are not supported", ErrMalformed)
 		}
 	}
