@@ -5,26 +5,36 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
+	"net/textproto"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/mote-run/mote/api"
 )
 
 // schema lists the keys each table takes, in the order messages list them.
 // The top level's tables are keys of kind table; [env] is free-form.
 var schema = map[string][]string{
-	"":          {"name", "route", "description", "wasm", "container", "limits", "env", "scale", "auth", "allow", "build"},
+	"":          {"name", "route", "description", "wasm", "container", "limits", "env", "scale", "auth", "allow", "build", "cors", "ip", "lifecycle", "openapi"},
 	"wasm":      {"module", "abi", "files"},
 	"container": {"image"},
 	"limits":    {"memory", "timeout", "body", "response"},
 	"scale":     {"min", "max", "idle"},
-	"auth":      {"require_key"},
+	"auth":      {"require_key", "jwt"},
+	"auth.jwt":  {"issuer", "audience", "leeway", "claims"},
 	"allow":     {"kv", "config", "http", "call"},
 	"build":     {"command", "watch"},
+	"cors":      {"origins", "methods", "headers", "expose", "credentials", "max_age"},
+	"ip":        {"allow", "deny"},
+	"lifecycle": {"state", "deprecated", "sunset", "link"},
+	"openapi":   {"spec", "validate"},
 }
 
 // decoder turns the TOML parser's generic tree into a Manifest, reporting
@@ -35,6 +45,10 @@ type decoder struct {
 	// bad holds the keys whose values could not be decoded; rules about
 	// them (or anything under them) are not reported again.
 	bad map[string]bool
+	// moot holds the tables whose rules about the table as a whole are
+	// not reported: a value in them was reported as unusable, so what they
+	// hold is not known.
+	moot map[string]bool
 }
 
 // parse decodes and validates data, returning the manifest or the sorted
@@ -51,7 +65,7 @@ func parse(data []byte) (*Manifest, []Problem) {
 		}
 		return nil, []Problem{{Message: "not valid TOML: " + err.Error()}}
 	}
-	d := &decoder{lines: scanLines(string(data)), bad: map[string]bool{}}
+	d := &decoder{lines: scanLines(string(data)), bad: map[string]bool{}, moot: map[string]bool{}}
 	m := d.manifest(raw)
 	validate(m, d.rule)
 	if len(d.problems) > 0 {
@@ -64,6 +78,9 @@ func parse(data []byte) (*Manifest, []Problem) {
 	}
 	if m.Build != nil {
 		cleanAll(m.Build.Watch)
+	}
+	if m.OpenAPI != nil {
+		m.OpenAPI.Spec = path.Clean(m.OpenAPI.Spec)
 	}
 	return m, nil
 }
@@ -105,13 +122,17 @@ func (d *decoder) rule(path []string, table bool, msg string) {
 			return
 		}
 	}
+	if table && d.moot[pathKey(path)] {
+		return
+	}
 	d.report(path, table, "%s", msg)
 }
 
 func (d *decoder) manifest(raw map[string]any) *Manifest {
 	m := &Manifest{
-		Limits: Limits{Memory: DefaultMemory, Timeout: DefaultTimeout, Body: DefaultBody, Response: DefaultResponse},
-		Scale:  Scale{Min: DefaultScaleMin, Max: DefaultScaleMax, Idle: DefaultIdle},
+		Limits:    Limits{Memory: DefaultMemory, Timeout: DefaultTimeout, Body: DefaultBody, Response: DefaultResponse},
+		Scale:     Scale{Min: DefaultScaleMin, Max: DefaultScaleMax, Idle: DefaultIdle},
+		Lifecycle: Lifecycle{State: api.LifecyclePublished},
 	}
 	d.unknown(nil, raw)
 	m.Name, _ = d.str(raw, []string{"name"}, `"hello"`)
@@ -149,6 +170,15 @@ func (d *decoder) manifest(raw map[string]any) *Manifest {
 	}
 	if t, ok := d.table(raw, "auth"); ok {
 		d.boolean(t, []string{"auth", "require_key"}, &m.Auth.RequireKey)
+		if jt, ok := d.tableAt(t, []string{"auth", "jwt"}); ok {
+			p := []string{"auth", "jwt"}
+			j := &JWT{Leeway: DefaultJWTLeeway}
+			j.Issuer, _ = d.str(jt, append(p, "issuer"), `"https://auth.example.com"`)
+			j.Audience, _ = d.str(jt, append(p, "audience"), `"hello"`)
+			d.duration(jt, append(p, "leeway"), `"30s"`, &j.Leeway)
+			j.Claims = d.strs(jt, append(p, "claims"), `["sub", "email"]`)
+			m.Auth.JWT = j
+		}
 	}
 	if t, ok := d.table(raw, "allow"); ok {
 		p := []string{"allow"}
@@ -162,6 +192,7 @@ func (d *decoder) manifest(raw map[string]any) *Manifest {
 		m.Build.Command, _ = d.str(t, []string{"build", "command"}, `"make"`)
 		m.Build.Watch = d.strs(t, []string{"build", "watch"}, `["src/*.c"]`)
 	}
+	d.access(raw, m)
 	if _, set := raw["route"]; !set {
 		// The default route is valid whenever the name is; a bad name is
 		// reported once, as a name.
@@ -169,6 +200,115 @@ func (d *decoder) manifest(raw map[string]any) *Manifest {
 		d.bad[pathKey([]string{"route"})] = true
 	}
 	return m
+}
+
+// access decodes the API management tables: [cors], [ip], [lifecycle] and
+// [openapi] ([auth] is decoded with the others).
+func (d *decoder) access(raw map[string]any, m *Manifest) {
+	if t, ok := d.table(raw, "cors"); ok {
+		p := []string{"cors"}
+		c := &CORS{Methods: slices.Clone(DefaultCORSMethods), MaxAge: DefaultCORSMaxAge}
+		c.Origins = d.strs(t, append(p, "origins"), `["https://shop.example.com"]`)
+		for i, o := range c.Origins {
+			// Browsers send Origin in lowercase; so does a manifest.
+			c.Origins[i] = asciiLower(o)
+		}
+		if _, set := t["methods"]; set {
+			c.Methods = d.strs(t, append(p, "methods"), `["GET", "POST"]`)
+		}
+		c.Headers = d.headers(t, append(p, "headers"), `["Content-Type"]`)
+		c.Expose = d.headers(t, append(p, "expose"), `["X-Request-Id"]`)
+		d.boolean(t, append(p, "credentials"), &c.Credentials)
+		d.duration(t, append(p, "max_age"), `"10m"`, &c.MaxAge)
+		m.CORS = c
+	}
+	if t, ok := d.table(raw, "ip"); ok {
+		m.IP = &IPRules{
+			Allow: d.prefixes(t, []string{"ip", "allow"}),
+			Deny:  d.prefixes(t, []string{"ip", "deny"}),
+		}
+	}
+	if t, ok := d.table(raw, "lifecycle"); ok {
+		p := []string{"lifecycle"}
+		if s, ok := d.str(t, append(p, "state"), `"deprecated"`); ok {
+			m.Lifecycle.State = s
+		}
+		m.Lifecycle.Deprecated = d.datetime(t, append(p, "deprecated"))
+		m.Lifecycle.Sunset = d.datetime(t, append(p, "sunset"))
+		m.Lifecycle.Link, _ = d.str(t, append(p, "link"), `"https://example.com/migrate"`)
+	}
+	if t, ok := d.table(raw, "openapi"); ok {
+		m.OpenAPI = &OpenAPI{}
+		m.OpenAPI.Spec, _ = d.str(t, []string{"openapi", "spec"}, `"openapi.json"`)
+		d.boolean(t, []string{"openapi", "validate"}, &m.OpenAPI.Validate)
+	}
+}
+
+// headers returns the array of header names at the last element of p in
+// t, canonicalized; an empty array is nil.
+func (d *decoder) headers(t map[string]any, p []string, example string) []string {
+	list := d.strs(t, p, example)
+	for i, h := range list {
+		list[i] = textproto.CanonicalMIMEHeaderKey(h)
+	}
+	return list
+}
+
+// prefixes returns the [ip] entries at the last element of p in t;
+// an empty array is nil. Each unusable entry is reported, and the table's
+// rules as a whole are then moot.
+func (d *decoder) prefixes(t map[string]any, p []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range d.strs(t, p, `["10.0.0.0/8", "192.168.1.7"]`) {
+		pr, msg := parsePrefix(s)
+		if msg != "" {
+			d.report(p, false, "%s", msg)
+			d.moot[pathKey(p[:len(p)-1])] = true
+			continue
+		}
+		out = append(out, pr)
+	}
+	if _, set := t[p[len(p)-1]]; set && d.bad[pathKey(p)] {
+		d.moot[pathKey(p[:len(p)-1])] = true
+	}
+	return out
+}
+
+// datetime returns the date and time at the last element of p in t, in
+// UTC: a TOML offset date-time or an RFC 3339 string; nil when unset.
+func (d *decoder) datetime(t map[string]any, p []string) *time.Time {
+	const example = "2026-11-01T00:00:00Z"
+	v, ok := t[p[len(p)-1]]
+	if !ok {
+		return nil
+	}
+	var at time.Time
+	switch v := v.(type) {
+	case time.Time:
+		switch v.Location().String() {
+		case "datetime-local":
+			d.fail(p, "%s has no offset from UTC; add one, like %sZ (UTC) or %s+02:00", v.Format("2006-01-02T15:04:05"), v.Format("2006-01-02T15:04:05"), v.Format("2006-01-02T15:04:05"))
+			return nil
+		case "date-local":
+			d.fail(p, "%s is a date without a time; write a date and time with an offset, like %sT00:00:00Z", v.Format("2006-01-02"), v.Format("2006-01-02"))
+			return nil
+		case "time-local":
+			d.fail(p, "%s is a time without a date; write a date and time with an offset, like %s", v.Format("15:04:05"), example)
+			return nil
+		}
+		at = v
+	case string:
+		var err error
+		if at, err = time.Parse(time.RFC3339, v); err != nil {
+			d.fail(p, "%q is not an RFC 3339 date and time; write it like %s (unquoted) or %q", truncate(v), example, example)
+			return nil
+		}
+	default:
+		d.fail(p, "want a date and time like %s, got %s", example, describe(v))
+		return nil
+	}
+	at = at.UTC()
+	return &at
 }
 
 // unknown reports the keys of the table at path that the schema lacks, and
@@ -188,6 +328,7 @@ func (d *decoder) unknown(p []string, t map[string]any) {
 		kp := append(append([]string(nil), p...), k)
 		if !contains(known, k) {
 			d.bad[pathKey(kp)] = true
+			d.moot[pathKey(p)] = true
 			d.report(kp, false, "%s", unknownKey(table, k))
 			continue
 		}
@@ -235,17 +376,31 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// table returns the table raw[name], reporting a value of another type.
+// table returns the top-level table raw[name], reporting a value of
+// another type.
 func (d *decoder) table(raw map[string]any, name string) (map[string]any, bool) {
-	v, ok := raw[name]
-	if !ok || d.bad[pathKey([]string{name})] {
+	return d.tableAt(raw, []string{name})
+}
+
+// tableAt returns the table at the last element of p in t, reporting a
+// value of another type.
+func (d *decoder) tableAt(t map[string]any, p []string) (map[string]any, bool) {
+	v, ok := t[p[len(p)-1]]
+	if !ok || d.bad[pathKey(p)] {
 		return nil, false
 	}
-	t, ok := v.(map[string]any)
+	sub, ok := v.(map[string]any)
 	if !ok {
-		d.fail([]string{name}, "want a table, written as a [%s] line followed by its keys; got %s", name, describe(v))
+		name := strings.Join(p, ".")
+		hint := ""
+		if name == "allow" {
+			if _, list := v.([]any); list {
+				hint = "; to allow client addresses, put allow = [...] under [ip]"
+			}
+		}
+		d.fail(p, "want a table, written as a [%s] line followed by its keys; got %s%s", name, describe(v), hint)
 	}
-	return t, ok
+	return sub, ok
 }
 
 // str returns the string at the last element of p in t.

@@ -2,8 +2,10 @@ package manifest
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Format writes m as a mote.toml with every key explicit, tables in a
@@ -51,6 +53,19 @@ func (m *Manifest) Format() []byte {
 	kv("idle", quote(m.Scale.Idle.String()))
 	b.WriteString("\n[auth]\n")
 	kv("require_key", fmt.Sprint(m.Auth.RequireKey))
+	if j := m.Auth.JWT; j != nil {
+		b.WriteString("\n[auth.jwt]\n")
+		if j.Issuer != "" {
+			kv("issuer", quote(j.Issuer))
+		}
+		if j.Audience != "" {
+			kv("audience", quote(j.Audience))
+		}
+		kv("leeway", quote(j.Leeway.String()))
+		if len(j.Claims) > 0 {
+			kv("claims", quoteList(j.Claims))
+		}
+	}
 	b.WriteString("\n[allow]\n")
 	kv("kv", fmt.Sprint(m.Allow.KV))
 	kv("config", fmt.Sprint(m.Allow.Config))
@@ -66,6 +81,52 @@ func (m *Manifest) Format() []byte {
 		if len(bd.Watch) > 0 {
 			kv("watch", quoteList(bd.Watch))
 		}
+	}
+	if c := m.CORS; c != nil {
+		b.WriteString("\n[cors]\n")
+		kv("origins", quoteList(c.Origins))
+		kv("methods", quoteList(c.Methods))
+		if len(c.Headers) > 0 {
+			kv("headers", quoteList(c.Headers))
+		}
+		if len(c.Expose) > 0 {
+			kv("expose", quoteList(c.Expose))
+		}
+		kv("credentials", fmt.Sprint(c.Credentials))
+		kv("max_age", quote(c.MaxAge.String()))
+	}
+	if r := m.IP; r != nil {
+		b.WriteString("\n[ip]\n")
+		for _, l := range []struct {
+			key  string
+			list []netip.Prefix
+		}{{"allow", r.Allow}, {"deny", r.Deny}} {
+			if len(l.list) == 0 {
+				continue
+			}
+			q := make([]string, len(l.list))
+			for i, p := range l.list {
+				q[i] = prefixText(p)
+			}
+			kv(l.key, quoteList(q))
+		}
+	}
+	l := m.Lifecycle
+	b.WriteString("\n[lifecycle]\n")
+	kv("state", quote(l.State))
+	if l.Deprecated != nil {
+		kv("deprecated", l.Deprecated.UTC().Format(time.RFC3339Nano))
+	}
+	if l.Sunset != nil {
+		kv("sunset", l.Sunset.UTC().Format(time.RFC3339Nano))
+	}
+	if l.Link != "" {
+		kv("link", quote(l.Link))
+	}
+	if o := m.OpenAPI; o != nil {
+		b.WriteString("\n[openapi]\n")
+		kv("spec", quote(o.Spec))
+		kv("validate", fmt.Sprint(o.Validate))
 	}
 	return []byte(b.String())
 }

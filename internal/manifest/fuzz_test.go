@@ -19,6 +19,15 @@ func FuzzParse(f *testing.F) {
 		"name = \"x\"\n[[wasm]]\nmodule = 1\n[env]\n\"\" = \"\\u0000\"\n",
 		"name = = 1",
 		base + "[allow]\nkv = true\nconfig = false\nhttp = [\"a.example.com\", \"[::1]:8080\", \"b:1\"]\ncall = [\"*\", \"users\"]\n",
+		base + "[auth]\nrequire_key = true\n[auth.jwt]\nissuer = \"https://auth.example.com\"\naudience = \"hello\"\nleeway = \"1m\"\nclaims = [\"sub\", \"email\"]\n",
+		base + "[auth]\njwt = { claims = [\"sub\", \"Sub\"], leeway = \"0s\" }\n",
+		base + "[cors]\norigins = [\"https://Shop.example.com\", \"http://[::1]:3000\"]\nmethods = [\"GET\", \"POST\"]\nheaders = [\"content-type\"]\nexpose = [\"X-Request-Id\"]\ncredentials = true\nmax_age = \"10m\"\n",
+		base + "[cors]\norigins = [\"*\"]\nmethods = []\n",
+		base + "[ip]\nallow = [\"10.0.0.0/8\", \"192.168.1.7\", \"2001:db8::/32\", \"::ffff:1.2.3.4\"]\ndeny = [\"10.9.0.0/16\", \"10.0.0.1/8\"]\n",
+		base + "[ip]\n",
+		base + "[lifecycle]\nstate = \"deprecated\"\ndeprecated = 2026-11-01T00:00:00Z\nsunset = \"2027-06-30T00:00:00.5+02:00\"\nlink = \"https://example.com/migrate\"\n",
+		base + "[lifecycle]\nstate = \"retired\"\nsunset = 2027-06-30\ndeprecated = 1979-05-27T07:32:00\n",
+		base + "[openapi]\nspec = \"./docs//openapi.json\"\nvalidate = true\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -119,6 +128,45 @@ func FuzzParseValues(f *testing.F) {
 		again, err := Parse(m.Format())
 		if err != nil || !reflect.DeepEqual(again, m) {
 			t.Fatalf("Parse(Format()) = %+v, %v; want %+v", again, err, m)
+		}
+	})
+}
+
+// FuzzParseAccessValues fuzzes the values of the API management tables in
+// a well-formed manifest.
+func FuzzParseAccessValues(f *testing.F) {
+	f.Add("https://auth.example.com", "hello", "30s", "sub", "https://shop.example.com", "GET", "Content-Type", "X-Request-Id", false, "5m", "10.0.0.0/8", "192.168.1.7", "deprecated", "2026-11-01T00:00:00Z", "2027-06-30T00:00:00Z", "https://example.com/migrate", "openapi.json", true)
+	f.Add("", "", "6m", "a.b", "*", "get", "*", "x id", true, "25h", "10.0.0.1/8", "::ffff:1.2.3.4", "deprecate", "2026-11-01", "x", "example.com", "openapi.yaml", false)
+	f.Add("\x00", "a", "-1s", "Sub", "HTTPS://A.com:443/", "PURGE", "content-type", "x-id", false, "0s", "fe80::1%eth0", "*", "draft", "2027-01-01T00:00:00+02:00", "2026-01-01T00:00:00Z", "ftp://x", "../a.json", true)
+	f.Fuzz(func(t *testing.T, issuer, audience, leeway, claim, origin, method, header, expose string, credentials bool, maxAge, allow, deny, state, deprecated, sunset, link, spec string, validate bool) {
+		doc := base +
+			"[auth.jwt]\nissuer = " + quote(issuer) + "\naudience = " + quote(audience) + "\nleeway = " + quote(leeway) + "\nclaims = [" + quote(claim) + ", \"sub\"]\n" +
+			"[cors]\norigins = [" + quote(origin) + "]\nmethods = [" + quote(method) + "]\nheaders = [" + quote(header) + "]\nexpose = [" + quote(expose) + "]\ncredentials = " + strconv.FormatBool(credentials) + "\nmax_age = " + quote(maxAge) + "\n" +
+			"[ip]\nallow = [" + quote(allow) + "]\ndeny = [" + quote(deny) + "]\n" +
+			"[lifecycle]\nstate = " + quote(state) + "\ndeprecated = " + quote(deprecated) + "\nsunset = " + quote(sunset) + "\nlink = " + quote(link) + "\n" +
+			"[openapi]\nspec = " + quote(spec) + "\nvalidate = " + strconv.FormatBool(validate) + "\n"
+		m, err := Parse([]byte(doc))
+		if err != nil {
+			var perr *Error
+			if !errors.As(err, &perr) {
+				t.Fatalf("Parse error %T %v", err, err)
+			}
+			for _, p := range perr.Problems {
+				if p.Key == "" && utf8.ValidString(doc) {
+					t.Fatalf("quoted values made invalid TOML: %v\n%s", err, doc)
+				}
+				if p.Line == 0 && p.Key != "" {
+					t.Fatalf("problem without a line: %+v\n%s", p, doc)
+				}
+			}
+			return
+		}
+		if err := m.Validate(); err != nil {
+			t.Fatalf("Parse accepted a manifest Validate rejects: %v", err)
+		}
+		again, err := Parse(m.Format())
+		if err != nil || !reflect.DeepEqual(again, m) {
+			t.Fatalf("Parse(Format()) = %+v, %v; want %+v\n%s", again, err, m, m.Format())
 		}
 	})
 }

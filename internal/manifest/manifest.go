@@ -1,7 +1,9 @@
 // Package manifest reads and checks mote.toml, the file that defines a
 // service: its name and route, what runs it (a Wasm module or a container
-// image), its limits, environment, scaling, auth and granted capabilities,
-// and how to build it.
+// image), its limits, environment, scaling, granted capabilities and how to
+// build it, and how the gateway manages its API: keys and JSON Web Tokens
+// ([auth]), CORS, client address rules ([ip]), its lifecycle state and its
+// OpenAPI document.
 //
 // Parse and Load apply the defaults and check every rule, reporting all
 // problems at once in an *Error whose lines look like
@@ -59,12 +61,25 @@ type Manifest struct {
 	// manifest sets none.
 	Env   map[string]string
 	Scale Scale
-	Auth  Auth
+	// Auth says what callers present; the zero value (no [auth]) asks for
+	// nothing.
+	Auth Auth
 	// Allow grants host capabilities; the zero value (no [allow]) denies
 	// them all.
 	Allow Allow
 	// Build says how to build the module; nil when there is no [build].
 	Build *Build
+	// CORS lets pages on other origins call the service; nil when there is
+	// no [cors] (the gateway adds no CORS headers).
+	CORS *CORS
+	// IP limits the client addresses that may call the service; nil when
+	// there is no [ip] (any address may).
+	IP *IPRules
+	// Lifecycle is the API's state; without [lifecycle] it is published.
+	Lifecycle Lifecycle
+	// OpenAPI names the service's OpenAPI document; nil when there is no
+	// [openapi].
+	OpenAPI *OpenAPI
 }
 
 // Wasm is the [wasm] table.
@@ -110,12 +125,6 @@ type Scale struct {
 	// Idle is how long an instance stays idle before it is stopped (down to
 	// Min): at least 1s, default 5m.
 	Idle Duration
-}
-
-// Auth is the [auth] table.
-type Auth struct {
-	// RequireKey makes callers present an API key.
-	RequireKey bool
 }
 
 // Allow is the [allow] table: the host capabilities (docs/abi.md) the

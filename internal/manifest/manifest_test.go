@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,11 +20,12 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Manifest{
-		Name:   "hello",
-		Route:  "/hello",
-		Wasm:   &Wasm{Module: "hello.wasm", ABI: "wagi"},
-		Limits: Limits{Memory: 128 * MiB, Timeout: Duration(30 * time.Second), Body: 10 * MiB, Response: 16 * MiB},
-		Scale:  Scale{Min: 0, Max: 20, Idle: Duration(5 * time.Minute)},
+		Name:      "hello",
+		Route:     "/hello",
+		Wasm:      &Wasm{Module: "hello.wasm", ABI: "wagi"},
+		Limits:    Limits{Memory: 128 * MiB, Timeout: Duration(30 * time.Second), Body: 10 * MiB, Response: 16 * MiB},
+		Scale:     Scale{Min: 0, Max: 20, Idle: Duration(5 * time.Minute)},
+		Lifecycle: Lifecycle{State: "published"},
 	}
 	if !reflect.DeepEqual(m, want) {
 		t.Errorf("Parse(base) =\n%+v\nwant\n%+v", m, want)
@@ -59,6 +61,12 @@ idle = "90s"
 [auth]
 require_key = true
 
+[auth.jwt]
+issuer = "https://auth.example.com"
+audience = "api"
+leeway = "1m"
+claims = ["sub", "email", "org_id"]
+
 [allow]
 kv = true
 config = true
@@ -68,11 +76,35 @@ call = ["users", "*"]
 [build]
 command = "make"
 watch = ["src/**/*.c"]
+
+[cors]
+origins = ["https://Shop.example.com", "http://localhost:3000"]
+methods = ["GET", "PUT"]
+headers = ["content-type", "X-API-KEY"]
+expose = ["x-request-id"]
+credentials = true
+max_age = "10m"
+
+[ip]
+allow = ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32", "::1"]
+deny = ["10.9.0.0/16"]
+
+[lifecycle]
+state = "deprecated"
+deprecated = 2026-11-01T00:00:00Z
+sunset = "2027-06-30T02:00:00+02:00"
+link = "https://example.com/migrate"
+
+[openapi]
+spec = "./api//openapi.json"
+validate = true
 `
 	m, err := Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
+	deprecated := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	sunset := time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)
 	want := &Manifest{
 		Name:        "api-v2",
 		Route:       "/api/v2",
@@ -81,9 +113,21 @@ watch = ["src/**/*.c"]
 		Limits:      Limits{Memory: 64 * MiB, Timeout: Duration(90 * time.Second), Body: 2000, Response: MiB},
 		Env:         map[string]string{"GREETING": "hi", "_X1": ""},
 		Scale:       Scale{Min: 2, Max: 10, Idle: Duration(90 * time.Second)},
-		Auth:        Auth{RequireKey: true},
-		Allow:       Allow{KV: true, Config: true, HTTP: []string{"api.example.com", "127.0.0.1:8090", "[::1]:443"}, Call: []string{"users", "*"}},
-		Build:       &Build{Command: "make", Watch: []string{"src/**/*.c"}},
+		Auth: Auth{RequireKey: true, JWT: &JWT{
+			Issuer: "https://auth.example.com", Audience: "api", Leeway: Duration(time.Minute), Claims: []string{"sub", "email", "org_id"},
+		}},
+		Allow: Allow{KV: true, Config: true, HTTP: []string{"api.example.com", "127.0.0.1:8090", "[::1]:443"}, Call: []string{"users", "*"}},
+		Build: &Build{Command: "make", Watch: []string{"src/**/*.c"}},
+		CORS: &CORS{
+			Origins: []string{"https://shop.example.com", "http://localhost:3000"}, Methods: []string{"GET", "PUT"},
+			Headers: []string{"Content-Type", "X-Api-Key"}, Expose: []string{"X-Request-Id"}, Credentials: true, MaxAge: Duration(10 * time.Minute),
+		},
+		IP: &IPRules{
+			Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"), netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("::1/128")},
+			Deny:  []netip.Prefix{netip.MustParsePrefix("10.9.0.0/16")},
+		},
+		Lifecycle: Lifecycle{State: "deprecated", Deprecated: &deprecated, Sunset: &sunset, Link: "https://example.com/migrate"},
+		OpenAPI:   &OpenAPI{Spec: "api/openapi.json", Validate: true},
 	}
 	if !reflect.DeepEqual(m, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", m, want)
@@ -316,37 +360,46 @@ func TestValidation(t *testing.T) {
 		{"quoted keys", "\"name\" = \"hello\"\n[ 'wasm' ]\n\"module\" = \"hello.wasm\"\n'abi' = \"x\" # c\n", []problem{{4, "[wasm] abi", "not an ABI"}}},
 		{"table header comment", base + "[scale] # tune me\n\nmax = 0\n", []problem{{6, "[scale] max", "out of range"}}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			m, err := Parse([]byte(tc.doc))
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("Parse: %v", err)
-				}
-				if err := m.Validate(); err != nil {
-					t.Errorf("Validate after Parse: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("Parse succeeded; want problems %v", tc.want)
-			}
-			var perr *Error
-			if !errors.As(err, &perr) || !errors.Is(err, ErrInvalid) {
-				t.Fatalf("error %T %v; want *Error matching ErrInvalid", err, err)
-			}
-			if m != nil {
-				t.Errorf("Parse returned a manifest with an error")
-			}
-			if len(perr.Problems) != len(tc.want) {
-				t.Fatalf("got %d problems, want %d:\n%v", len(perr.Problems), len(tc.want), err)
-			}
-			for i, w := range tc.want {
-				p := perr.Problems[i]
-				if p.Line != w.line || p.Key != w.key || !strings.Contains(p.Message, w.text) {
-					t.Errorf("problem %d = {%d %q %q}; want line %d, key %q, message containing %q", i, p.Line, p.Key, p.Message, w.line, w.key, w.text)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkProblems(t, tc.doc, tc.want) })
+	}
+}
+
+// checkProblems parses doc and checks that it is valid (want is nil) or
+// has exactly the problems want lists, in order.
+func checkProblems(t *testing.T, doc string, want []problem) {
+	t.Helper()
+	m, err := Parse([]byte(doc))
+	if want == nil {
+		if err != nil {
+			t.Fatalf("Parse: %v", err)
+		}
+		if err := m.Validate(); err != nil {
+			t.Errorf("Validate after Parse: %v", err)
+		}
+		again, err := Parse(m.Format())
+		if err != nil || !reflect.DeepEqual(again, m) {
+			t.Errorf("Parse(Format()) = %+v, %v; want %+v\n%s", again, err, m, m.Format())
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("Parse succeeded; want problems %v", want)
+	}
+	var perr *Error
+	if !errors.As(err, &perr) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("error %T %v; want *Error matching ErrInvalid", err, err)
+	}
+	if m != nil {
+		t.Errorf("Parse returned a manifest with an error")
+	}
+	if len(perr.Problems) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(perr.Problems), len(want), err)
+	}
+	for i, w := range want {
+		p := perr.Problems[i]
+		if p.Line != w.line || p.Key != w.key || !strings.Contains(p.Message, w.text) {
+			t.Errorf("problem %d = {%d %q %q}; want line %d, key %q, message containing %q", i, p.Line, p.Key, p.Message, w.line, w.key, w.text)
+		}
 	}
 }
 

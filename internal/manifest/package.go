@@ -16,16 +16,17 @@ const MaxPackageSize = 256 << 20
 var ErrPackage = errors.New("manifest: bad package")
 
 // ReadPackage reads what a [wasm] service ships from fsys, the manifest's
-// directory: the module, and every regular file that [wasm] files selects,
-// keyed by slash-separated path. Hidden files and directories are selected
-// only by a pattern that names them. Symlinks and other non-regular files
-// are refused (a package must not reach outside its directory), as is a
-// files entry that selects nothing and a package over MaxPackageSize.
+// directory: the module, and every regular file that [wasm] files selects
+// plus the [openapi] spec, keyed by slash-separated path (files is nil when
+// there are none). Hidden files and directories are selected only by a
+// pattern that names them. Symlinks and other non-regular files are refused
+// (a package must not reach outside its directory), as are a files entry
+// that selects nothing, a missing spec and a package over MaxPackageSize.
 func (m *Manifest) ReadPackage(fsys fs.FS) (module []byte, files map[string][]byte, err error) {
 	if m.Wasm == nil {
 		return nil, nil, fmt.Errorf("%w: %s has no [wasm] table", ErrPackage, FileName)
 	}
-	if err := regular(fsys, m.Wasm.Module); err != nil {
+	if err := regular(fsys, m.Wasm.Module, "module", "mote build, or check [wasm] module"); err != nil {
 		return nil, nil, err
 	}
 	module, err = fs.ReadFile(fsys, m.Wasm.Module)
@@ -33,12 +34,46 @@ func (m *Manifest) ReadPackage(fsys fs.FS) (module []byte, files map[string][]by
 		return nil, nil, fmt.Errorf("%w: module %s: %v; Try: mote build, or check [wasm] module", ErrPackage, m.Wasm.Module, err)
 	}
 	total := int64(len(module))
-	if len(m.Wasm.Files) == 0 {
-		return module, nil, nil
+	if files, err = m.readFiles(fsys, &total); err != nil {
+		return nil, nil, err
 	}
-	files = map[string][]byte{}
+	if o := m.OpenAPI; o != nil && !selected(files, o.Spec) {
+		if err := regular(fsys, o.Spec, "[openapi] spec", "write the OpenAPI document there, or fix [openapi] spec in "+FileName); err != nil {
+			return nil, nil, err
+		}
+		b, err := fs.ReadFile(fsys, o.Spec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: [openapi] spec %s: %v", ErrPackage, o.Spec, err)
+		}
+		if total += int64(len(b)); total > MaxPackageSize {
+			return nil, nil, errTooLarge
+		}
+		if files == nil {
+			files = map[string][]byte{}
+		}
+		files[o.Spec] = b
+	}
+	return module, files, nil
+}
+
+// selected reports whether files holds name.
+func selected(files map[string][]byte, name string) bool {
+	_, ok := files[name]
+	return ok
+}
+
+// errTooLarge is a package over MaxPackageSize.
+var errTooLarge = fmt.Errorf("%w: the package is over %d MiB; Try: narrow [wasm] files", ErrPackage, MaxPackageSize>>20)
+
+// readFiles reads the files [wasm] files selects, adding their sizes to
+// *total; nil when it selects none.
+func (m *Manifest) readFiles(fsys fs.FS, total *int64) (map[string][]byte, error) {
+	if len(m.Wasm.Files) == 0 {
+		return nil, nil
+	}
+	files := map[string][]byte{}
 	matched := make([]bool, len(m.Wasm.Files))
-	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -70,21 +105,21 @@ func (m *Manifest) ReadPackage(fsys fs.FS) (module []byte, files map[string][]by
 		if err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrPackage, p, err)
 		}
-		if total += int64(len(b)); total > MaxPackageSize {
-			return fmt.Errorf("%w: the package is over %d MiB; Try: narrow [wasm] files", ErrPackage, MaxPackageSize>>20)
+		if *total += int64(len(b)); *total > MaxPackageSize {
+			return errTooLarge
 		}
 		files[p] = b
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for i, ok := range matched {
 		if !ok {
-			return nil, nil, fmt.Errorf("%w: [wasm] files entry %q selects no file; Try: fix the pattern or remove it", ErrPackage, m.Wasm.Files[i])
+			return nil, fmt.Errorf("%w: [wasm] files entry %q selects no file; Try: fix the pattern or remove it", ErrPackage, m.Wasm.Files[i])
 		}
 	}
-	return module, files, nil
+	return files, nil
 }
 
 // namesHidden reports whether a pattern spells out a hidden element.
@@ -92,17 +127,18 @@ func namesHidden(pattern string) bool {
 	return slices.ContainsFunc(strings.Split(pattern, "/"), func(e string) bool { return strings.HasPrefix(e, ".") })
 }
 
-// regular checks that name is a regular file, not a symlink.
-func regular(fsys fs.FS, name string) error {
+// regular checks that name, the package's what, is a regular file, not a
+// symlink; try says what to do when it does not exist.
+func regular(fsys fs.FS, name, what, try string) error {
 	info, err := fs.Lstat(fsys, path.Clean(name))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%w: module %s does not exist; Try: mote build, or check [wasm] module", ErrPackage, name)
+			return fmt.Errorf("%w: %s %s does not exist; Try: %s", ErrPackage, what, name, try)
 		}
-		return fmt.Errorf("%w: module %s: %v", ErrPackage, name, err)
+		return fmt.Errorf("%w: %s %s: %v", ErrPackage, what, name, err)
 	}
 	if !info.Mode().IsRegular() {
-		return fmt.Errorf("%w: module %s is not a regular file", ErrPackage, name)
+		return fmt.Errorf("%w: %s %s is not a regular file (a symlink or device); it must be a plain file inside the service's directory", ErrPackage, what, name)
 	}
 	return nil
 }

@@ -155,6 +155,8 @@ func validate(m *Manifest, report reporter) {
 		seen[c] = true
 	}
 
+	validateAccess(m, report)
+
 	if b := m.Build; b != nil {
 		if strings.TrimSpace(b.Command) == "" {
 			say(`is missing or empty; add command = "..." under [build], the shell command that builds the module (like "make")`, "build", "command")
