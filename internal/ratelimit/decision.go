@@ -33,9 +33,11 @@ type Decision struct {
 	// RetryAfter, when !Allowed, is the time until one request would be
 	// allowed; zero when Allowed.
 	RetryAfter time.Duration
-	// Err is non-nil when the decision could not consult the quota store
-	// (see QuotaOptions.FailClosed). With Allowed false it means the store,
-	// not the client, is at fault: answer 503 rather than 429.
+	// Err is non-nil when the quota store could not be consulted (see
+	// QuotaOptions.FailClosed) or ctx ended while waiting for it. With
+	// Allowed true the request was served on local counts: serve it (the
+	// failure is already logged). With Allowed false the store, not the
+	// client, is at fault: answer 503 rather than 429.
 	Err error
 }
 

@@ -9,8 +9,14 @@
 //     persisted in a QuotaStore. Each node enforces locally against the last
 //     total it knows and pushes its own usage asynchronously (Run flushes
 //     every FlushInterval), taking back the cluster-wide total in return. A
-//     quota may therefore be exceeded by what other nodes admit within one
-//     flush interval; it is never exceeded by one node on its own.
+//     quota may therefore be exceeded by what the other nodes admitted that
+//     this node has not yet learned of (while both are busy, about one
+//     FlushInterval of their traffic); one node alone never exceeds it while
+//     the store is reachable.
+//     Counts survive restarts: the node flushes on shutdown and a counter
+//     is loaded from the store on its first use. If the store is
+//     unreachable, requests are served and counted locally (fail open)
+//     unless QuotaOptions.FailClosed is set.
 //
 // Both return a Decision; WriteHeaders turns the decisions for a request
 // into RateLimit-Policy/RateLimit (draft-ietf-httpapi-ratelimit-headers-07

@@ -133,22 +133,33 @@ func (q Quota) String() string {
 // ("2026-11-27" for a day, "2026-11" for a month) and the instant it ends
 // (the next window's start). A Quota with no valid Period is treated as Day.
 func (q Quota) Window(t time.Time) (id string, end time.Time) {
-	start, end := q.bounds(t)
-	if q.Period == Month {
-		return start.Format("2006-01"), end
-	}
-	return start.Format("2006-01-02"), end
+	b, _, end := q.span(nil, t)
+	return string(b), end
 }
 
 // bounds returns the start and end of the window containing t.
 func (q Quota) bounds(t time.Time) (start, end time.Time) {
+	_, start, end = q.span(nil, t)
+	return start, end
+}
+
+// span appends the id of the window containing t to b and returns it with
+// the window's start and end. It does not allocate when b has room.
+func (q Quota) span(b []byte, t time.Time) (id []byte, start, end time.Time) {
 	y, m, d := t.UTC().Date()
+	if 0 <= y && y <= 9999 {
+		b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10))
+	} else {
+		b = strconv.AppendInt(b, int64(y), 10)
+	}
+	b = append(b, '-', byte('0'+m/10), byte('0'+m%10))
 	if q.Period == Month {
 		start = time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
-		return start, start.AddDate(0, 1, 0)
+		return b, start, time.Date(y, m+1, 1, 0, 0, 0, 0, time.UTC)
 	}
+	b = append(b, '-', byte('0'+d/10), byte('0'+d%10))
 	start = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	return start, start.AddDate(0, 0, 1)
+	return b, start, start.Add(24 * time.Hour) // UTC days are all 24 hours
 }
 
 // splitLimit splits "N/unit" and checks N is 1..max. The unit is returned

@@ -134,27 +134,27 @@ func (q *Quotas) Use(ctx context.Context, key string, quota Quota, now time.Time
 	if quota.N <= 0 {
 		return Decision{Allowed: true, Policy: PolicyQuota}
 	}
-	id, end := quota.Window(now)
-	name := key + "." + id
+	var buf [64]byte
+	name, start, end := quota.span(append(append(buf[:0], key...), '.'), now)
 	d := Decision{
 		Policy: PolicyQuota,
 		Limit:  quota.N,
-		Window: windowLength(quota, now),
+		Window: end.Sub(start),
 		Reset:  end.Sub(now),
 	}
-	s := &q.shards[maphash.String(q.seed, name)&(shardCount-1)]
+	s := &q.shards[maphash.Bytes(q.seed, name)&(shardCount-1)]
 	for {
 		// Admission happens under the read lock so that dropIdle, which
 		// takes the write lock, never drops a counter mid-increment.
 		s.mu.RLock()
-		c := s.counters[name]
+		c := s.counters[string(name)]
 		if c != nil && isReady(c) {
 			q.admit(c, &d, now)
 			s.mu.RUnlock()
 			return d
 		}
 		s.mu.RUnlock()
-		if err := q.await(ctx, s, name, end); err != nil {
+		if err := q.await(ctx, s, string(name), end); err != nil {
 			d.Err = err
 			d.RetryAfter = min(time.Second, d.Reset)
 			return d
@@ -167,7 +167,11 @@ func (q *Quotas) admit(c *counter, d *Decision, now time.Time) {
 	if c.stale.Load() {
 		d.Err = errLoadedOpen
 	}
-	c.lastUse.Store(now.UnixNano())
+	// lastUse only needs to be as fine as idleAfter; storing it at most
+	// once a second keeps a busy counter's cache line read-mostly.
+	if t := now.UnixNano(); t-c.lastUse.Load() >= int64(time.Second) {
+		c.lastUse.Store(t)
+	}
 	for {
 		used := c.used.Load()
 		if used >= d.Limit {
@@ -182,12 +186,6 @@ func (q *Quotas) admit(c *counter, d *Decision, now time.Time) {
 			return
 		}
 	}
-}
-
-// windowLength is the length of quota's window containing now.
-func windowLength(quota Quota, now time.Time) time.Duration {
-	start, end := quota.bounds(now)
-	return end.Sub(start)
 }
 
 // await makes sure name's counter exists and is loaded: it creates and
