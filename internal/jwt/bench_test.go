@@ -2,7 +2,7 @@ package jwt
 
 import "testing"
 
-func benchTokens(b *testing.B) (KeySet, map[string]string) {
+func benchTokens(b testing.TB) (KeySet, map[string]string) {
 	rsaKey, ecKey := testKeys(b)
 	keys := NewKeySet(
 		mustKey(b, "hs", HS256, testSecret),

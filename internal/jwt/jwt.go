@@ -18,7 +18,8 @@ package jwt
 import "errors"
 
 // Errors Verify and ParseKey return, wrapped with detail. Map them to HTTP
-// statuses at the gateway: all of the Verify errors mean 401.
+// statuses at the gateway: every Verify error means 401 except ErrKey, which
+// from Verify means a Key was not built by ParseKey (a server bug: 500).
 var (
 	// ErrMalformed: the token is not a well-formed JWS compact JWT (size,
 	// base64url, JSON, header fields, claim types).
