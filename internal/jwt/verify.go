@@ -51,8 +51,9 @@ func (o Options) leeway() time.Duration { return max(o.Leeway, 0) }
 //     string "alg"; "crit" is refused whatever it lists, "typ", when present,
 //     is "JWT" or "at+jwt" (case-insensitive, with or without
 //     "application/"), "kid", when present, is a non-empty string, and "cty"
-//     "JWT" (a nested token) is refused, else ErrMalformed; "jku", "jwk",
-//     "x5u" and "x5c" are never used to find a key;
+//     "JWT" (a nested token) and "enc" (an encrypted one) are refused, else
+//     ErrMalformed; "jku", "jwk", "x5u" and "x5c" are never used to find a
+//     key;
 //   - "alg" is HS256, RS256 or ES256 ("none" and everything else:
 //     ErrAlgorithm);
 //   - the key is keys.Lookup(kid), or the only key when the token has no
