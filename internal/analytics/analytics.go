@@ -48,7 +48,11 @@
 // A series is one (service, dimension, value), e.g. (hello, app, shop). A
 // minute with traffic costs a series about 1.6 KB and an hour about 3 KB,
 // so a series with steady traffic holds about 100 KB for the last hour and
-// 3 KB per further hour of Retention. Minutes without traffic cost nothing.
+// 3 KB per further hour of Retention. Minutes without traffic cost nothing:
+// once a minute, a background sweep folds the minutes that have left every
+// series' last 64 into their hours and drops hours older than the
+// Retention. Forget (a removed service) and ForgetVersion (a deleted
+// version) drop series for good.
 package analytics
 
 import (
@@ -97,8 +101,8 @@ const (
 var ErrDimension = errors.New("analytics: unknown dimension")
 
 // maxAliases bounds how many label combinations beyond the caps (an app
-// counted as "other", say) keep a cached handle. Past it, such requests
-// take a lock in Record; the series stay bounded either way.
+// counted as "other", say) keep a cached handle of their own. Past it,
+// such requests take a lock in Record; the series stay bounded either way.
 const maxAliases = 1 << 15
 
 // Options configure New. The zero value is valid: no Prometheus export,
@@ -255,6 +259,12 @@ func register[C prometheus.Collector](r *prometheus.Registry, c C) (C, bool) {
 func (a *Analytics) Record(e Event) {
 	class := classOf(e.Status)
 	k := handleKey{service: e.Service, route: e.Route, app: e.App, version: e.Version, class: class}
+	if k.route == "" {
+		k.route = AnyRoute // so that the common case is not an alias
+	}
+	if k.app == "" {
+		k.app = Anonymous
+	}
 	h := a.handles.load(k)
 	if h == nil {
 		h = a.handle(k)

@@ -348,6 +348,10 @@ func TestCaps(t *testing.T) {
 	if got, want := labelValues(requests, "route")["/r9"], 1; got != want {
 		t.Errorf("world's route /r9 = %d, want %d", got, want)
 	}
+	// Only the combinations beyond the caps are aliases: not "" for "-" or "*".
+	if a.aliases != 6 {
+		t.Errorf("aliases = %d, want 6", a.aliases)
+	}
 	durations := gather(t, reg, "mote_api_request_duration_seconds")
 	if len(durations) != 2 {
 		t.Errorf("duration series = %v, want one per service", durations)
