@@ -308,6 +308,10 @@ func normalizeConfigOrigin(o string) (string, error) {
 		return "", fmt.Errorf("%w: remove the user info", ErrOrigin)
 	case u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(o, "?#"):
 		return "", fmt.Errorf("%w: remove the path, query or fragment (an origin is scheme://host[:port])", ErrOrigin)
+	case !validScheme(u.Scheme):
+		return "", fmt.Errorf("%w: bad scheme %q", ErrOrigin, u.Scheme)
+	case strings.Trim(u.Host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]*") != "":
+		return "", fmt.Errorf("%w: host %q has characters browsers never send; write international names in punycode (xn--...)", ErrOrigin, u.Host)
 	case strings.Contains(u.Host, "*"):
 		return "", fmt.Errorf(`%w: wildcards in host names are not supported; list each origin or use "*"`, ErrOrigin)
 	}
@@ -321,6 +325,24 @@ func normalizeConfigOrigin(o string) (string, error) {
 		return "", fmt.Errorf("%w: want scheme://host[:port], like https://app.example.com", ErrOrigin)
 	}
 	return n, nil
+}
+
+// validScheme reports whether s is an RFC 3986 scheme.
+func validScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := lower(s[i])
+		if !('a' <= c && c <= 'z' || i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // normalizeRequestOrigin lower-cases an Origin header value and drops a
