@@ -41,8 +41,8 @@ const (
 	DefaultMaxAge = 5 * time.Minute
 )
 
-// DefaultMethods are the methods allowed when Config.Methods is empty.
-var DefaultMethods = []string{"GET", "HEAD", "POST"}
+// defaultMethods are the methods allowed when Config.Methods is empty.
+var defaultMethods = []string{"GET", "HEAD", "POST"}
 
 // Config is a CORS policy as written in a manifest.
 type Config struct {
@@ -111,7 +111,7 @@ func New(c Config) (*Policy, error) {
 
 	methods := c.Methods
 	if len(methods) == 0 {
-		methods = DefaultMethods
+		methods = defaultMethods
 	}
 	for _, m := range methods {
 		if m == "*" {
