@@ -124,6 +124,20 @@ func (h *handler) routes() []route {
 		{pattern: "/v1/services/{name}/invoke", stream: true, handler: h.invoke},
 		{pattern: "/v1/services/{name}/invoke/{path...}", stream: true, handler: h.invoke},
 		{pattern: "GET /v1/instances", handler: h.instances},
+		{pattern: "POST /v1/plans", handler: h.createPlan},
+		{pattern: "GET /v1/plans", handler: h.listPlans},
+		{pattern: "GET /v1/plans/{name}", handler: h.getPlan},
+		{pattern: "PUT /v1/plans/{name}", handler: h.updatePlan},
+		{pattern: "DELETE /v1/plans/{name}", handler: h.deletePlan},
+		{pattern: "POST /v1/keys", handler: h.createKey},
+		{pattern: "GET /v1/keys", handler: h.listKeys},
+		{pattern: "GET /v1/keys/{id}", handler: h.getKey},
+		{pattern: "DELETE /v1/keys/{id}", handler: h.deleteKey},
+		{pattern: "POST /v1/keys/{id}/revoke", handler: h.revokeKey},
+		{pattern: "POST /v1/keys/{id}/rotate", handler: h.rotateKey},
+		{pattern: "PUT /v1/jwt-keys/{id}", handler: h.putJWTKey},
+		{pattern: "GET /v1/jwt-keys", handler: h.listJWTKeys},
+		{pattern: "DELETE /v1/jwt-keys/{id}", handler: h.deleteJWTKey},
 	}
 }
 
