@@ -131,8 +131,8 @@ MOTE_ADDR and authenticated with --token, MOTE_TOKEN or DATA/admin.token.`,
 
 	root.AddGroup(&cobra.Group{ID: "node", Title: "Run a node:"},
 		&cobra.Group{ID: "services", Title: "Deploy and manage services:"},
-		&cobra.Group{ID: "develop", Title: "Write and run modules:"},
-		&cobra.Group{ID: "access", Title: "Manage API access (plans, keys, JWT):"})
+		&cobra.Group{ID: "api", Title: "Manage APIs (plans, keys, JWT, lifecycle, analytics):"},
+		&cobra.Group{ID: "develop", Title: "Write and run modules:"})
 	add := func(group string, cmds ...*cobra.Command) {
 		for _, c := range cmds {
 			c.GroupID = group
@@ -141,8 +141,8 @@ MOTE_ADDR and authenticated with --token, MOTE_TOKEN or DATA/admin.token.`,
 	}
 	add("node", upCmd(g), demoCmd(g))
 	add("services", deployCmd(g), lsCmd(g), psCmd(g), inspectCmd(g), versionsCmd(g), logsCmd(g), invokeCmd(g), configCmd(g), rmCmd(g))
+	add("api", plansCmd(g), keysCmd(g), jwtCmd(g), statsCmd(g), docsCmd(g), lifecycleCmd(g))
 	add("develop", newCmd(g), buildCmd(g), runCmd(g))
-	add("access", plansCmd(g), keysCmd(g), jwtCmd(g))
 	root.AddCommand(versionCmd(g))
 	return root
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/mote-run/mote/client"
 	"github.com/mote-run/mote/examples"
+	"github.com/mote-run/mote/internal/ipfilter"
 	"github.com/mote-run/mote/internal/node"
 )
 
@@ -22,6 +25,8 @@ const shutdownTimeout = 30 * time.Second
 type upFlags struct {
 	data, http, admin, nats string
 	logLevel                string
+	trustedProxies          []string
+	accessLog               string
 }
 
 func (f *upFlags) register(cmd *cobra.Command) {
@@ -31,6 +36,32 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.admin, "admin", envOr("MOTE_ADMIN", node.DefaultAdminAddr), "admin API listen address ($MOTE_ADMIN)")
 	fl.StringVar(&f.nats, "nats", "", "expose the embedded NATS server for clients on this address (default: no port)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "node log level: debug, info, warn or error")
+	fl.StringSliceVar(&f.trustedProxies, "trusted-proxy", nil, "a proxy (address or CIDR) whose X-Forwarded-For the gateway believes; repeatable (default: none)")
+	fl.StringVar(&f.accessLog, "access-log", "", `write one JSON line per gateway request to this file ("-" for stdout; default: none)`)
+}
+
+// accessConfig turns the --trusted-proxy and --access-log flags into the
+// node's settings.
+func (f upFlags) accessConfig(g *globals) ([]netip.Prefix, io.Writer, error) {
+	var trusted []netip.Prefix
+	for _, s := range f.trustedProxies {
+		p, err := ipfilter.ParsePrefix(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--trusted-proxy: %w", err)
+		}
+		trusted = append(trusted, p)
+	}
+	switch f.accessLog {
+	case "":
+		return trusted, nil, nil
+	case "-":
+		return trusted, g.stdout, nil
+	}
+	file, err := os.OpenFile(f.accessLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--access-log: %w", err)
+	}
+	return trusted, file, nil
 }
 
 func envOr(key, def string) string {
@@ -51,7 +82,8 @@ and the sandboxes. Ctrl-C or SIGTERM drains in-flight requests and stops it.
 The first start writes a random admin token to DATA/admin.token (mode 0600);
 client commands on this machine read it from there.`,
 		Example: `  mote up
-  mote up --data ./data --http :9090 --admin 127.0.0.1:9091`,
+  mote up --data ./data --http :9090 --admin 127.0.0.1:9091
+  mote up --trusted-proxy 10.0.0.0/8 --access-log /var/log/mote/access.log`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			n, err := startNode(cmd.Context(), g, f)
@@ -102,11 +134,15 @@ func startNode(ctx context.Context, g *globals, f upFlags) (*node.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	trusted, accessLog, err := f.accessConfig(g)
+	if err != nil {
+		return nil, err
+	}
 	logger := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 	node.TuneGC()
 	return node.Start(ctx, node.Config{
 		DataDir: data, HTTPAddr: f.http, AdminAddr: f.admin, NATSAddr: f.nats,
-		Version: version, Logger: logger,
+		Version: version, Logger: logger, TrustedProxies: trusted, AccessLog: accessLog,
 	})
 }
 

@@ -1,6 +1,8 @@
 // Package admin serves mote's control-plane REST API (described by
 // openapi.json, served at /v1/openapi.json): deploys, services, versions,
-// configuration and secrets, logs, instances and invocation, plus /healthz,
+// configuration and secrets, logs, instances and invocation, API
+// management (plans, API keys, JWT keys, lifecycle, stats and the API
+// catalog), plus /healthz,
 // /readyz and Prometheus /metrics. Everything but /healthz and /readyz needs
 // the node's bearer token.
 //
@@ -22,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/internal/analytics"
 	"github.com/mote-run/mote/internal/control"
 	"github.com/mote-run/mote/internal/gateway"
 	"github.com/mote-run/mote/internal/metrics"
@@ -50,6 +53,8 @@ type Options struct {
 	Store   *store.Store
 	Gateway *gateway.Gateway
 	Metrics *metrics.Metrics
+	// Analytics answers GET /v1/services/{name}/stats; nil disables it.
+	Analytics *analytics.Analytics
 	// Info describes the node for GET /v1/info.
 	Info func() api.NodeInfo
 	// Ready reports whether the node serves its desired state.
@@ -138,6 +143,11 @@ func (h *handler) routes() []route {
 		{pattern: "PUT /v1/jwt-keys/{id}", handler: h.putJWTKey},
 		{pattern: "GET /v1/jwt-keys", handler: h.listJWTKeys},
 		{pattern: "DELETE /v1/jwt-keys/{id}", handler: h.deleteJWTKey},
+		{pattern: "GET /v1/services/{name}/stats", handler: h.stats},
+		{pattern: "PUT /v1/services/{name}/lifecycle", handler: h.setLifecycle},
+		{pattern: "DELETE /v1/services/{name}/lifecycle", handler: h.clearLifecycle},
+		{pattern: "GET /v1/services/{name}/openapi", handler: h.apiDocument},
+		{pattern: "GET /v1/apis", handler: h.apis},
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/internal/analytics"
 	"github.com/mote-run/mote/internal/capability"
 	"github.com/mote-run/mote/internal/gateway"
 	"github.com/mote-run/mote/internal/manifest"
@@ -43,6 +44,8 @@ type Options struct {
 	Gateway *gateway.Gateway
 	// Metrics may be nil.
 	Metrics *metrics.Metrics
+	// Analytics, when set, forgets a removed service's traffic.
+	Analytics *analytics.Analytics
 	// FilesDir holds the package files of loaded versions, one directory per
 	// artifact.
 	FilesDir string
@@ -166,7 +169,11 @@ func (c *Controller) apply(ctx context.Context, svc api.Service) {
 	c.mu.Lock()
 	cur := c.current[svc.Name]
 	if cur != nil && cur.version.Number == svc.Version {
+		same := sameLifecycle(cur.lifecycle, svc.Lifecycle)
 		c.mu.Unlock()
+		if !same {
+			c.relabel(ctx, cur, svc)
+		}
 		return
 	}
 	key := versionKey{svc.Name, svc.Version}
@@ -177,7 +184,7 @@ func (c *Controller) apply(ctx context.Context, svc api.Service) {
 	if next == nil {
 		v, err := c.opts.Store.Version(ctx, svc.Name, svc.Version)
 		if err == nil {
-			next, err = c.newVersionRunner(v)
+			next, err = c.newVersionRunner(ctx, v, svc.Lifecycle)
 		}
 		if err != nil {
 			c.logger.Error("cannot serve service", "service", svc.Name, "version", svc.Version, "err", err)
@@ -186,6 +193,12 @@ func (c *Controller) apply(ctx context.Context, svc api.Service) {
 		}
 	}
 
+	if !sameLifecycle(next.lifecycle, svc.Lifecycle) {
+		// Prepared by a deploy before the override changed.
+		if err := c.rebuildPolicy(ctx, next, svc.Lifecycle); err != nil {
+			c.serviceLog(svc.Name, svc.Version, "error", fmt.Sprintf("cannot apply the lifecycle: %v", err))
+		}
+	}
 	c.mu.Lock()
 	old := c.current[svc.Name]
 	c.current[svc.Name] = next
@@ -213,6 +226,9 @@ func (c *Controller) remove(name string) {
 	}
 	if c.opts.Metrics != nil {
 		c.opts.Metrics.Forget(name)
+	}
+	if c.opts.Analytics != nil {
+		c.opts.Analytics.Forget(name)
 	}
 }
 

@@ -86,9 +86,9 @@ func (c *Controller) Deploy(ctx context.Context, req api.DeployRequest) (res api
 	}
 	// Load before storing anything: a module the driver refuses is
 	// reported now, with the driver's reasons, and leaves no trace.
-	vr, err := c.newVersionRunner(v)
+	vr, err := c.newVersionRunner(ctx, v, svc.Lifecycle)
 	if err != nil {
-		return res, internal("%v", err)
+		return res, &api.Error{Code: api.CodeInvalidManifest, Status: 400, Message: err.Error()}
 	}
 	if _, err := vr.get(ctx); err != nil {
 		_ = vr.Close(ctx)

@@ -32,7 +32,10 @@ type versionRunner struct {
 	c        *Controller
 	version  api.Version
 	manifest *manifest.Manifest
-	target   *gateway.Target
+	// target and lifecycle (the service's override it was built with) are
+	// replaced, under Controller.mu, when the override changes.
+	target    *gateway.Target
+	lifecycle *api.Lifecycle
 
 	mu       sync.Mutex
 	runner   sandbox.Runner
@@ -45,18 +48,25 @@ type versionRunner struct {
 
 var _ sandbox.Runner = (*versionRunner)(nil)
 
-func (c *Controller) newVersionRunner(v api.Version) (*versionRunner, error) {
+// newVersionRunner prepares a version for the gateway; lifecycle is the
+// service's lifecycle override, if any.
+func (c *Controller) newVersionRunner(ctx context.Context, v api.Version, lifecycle *api.Lifecycle) (*versionRunner, error) {
 	m, err := manifestOf(v)
 	if err != nil {
 		return nil, err
 	}
-	vr := &versionRunner{c: c, version: v, manifest: m}
+	policy, err := c.policyFor(ctx, v, m, lifecycle)
+	if err != nil {
+		return nil, err
+	}
+	vr := &versionRunner{c: c, version: v, manifest: m, lifecycle: lifecycle}
 	vr.target = &gateway.Target{
 		Service: v.Service,
 		Route:   m.Route,
 		Version: v.Number,
 		Runner:  vr,
 		MaxBody: int64(m.Limits.Body),
+		Policy:  policy,
 	}
 	if c.opts.Metrics != nil {
 		vr.target.Metrics = c.opts.Metrics.For(v.Service)

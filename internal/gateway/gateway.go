@@ -1,8 +1,12 @@
-// Package gateway is mote's public HTTP front door: it routes a request by
-// the longest matching route prefix to a service's runner, enforces the body
-// limit, tags every response with X-Request-Id, and turns failures into the
-// JSON errors of PRODUCT.md (404 unknown route, 413 body too large, 502 guest
-// failed, 503 no capacity, 504 guest timed out). Call serves the same
+// Package gateway is mote's public HTTP front door: it refuses ambiguous
+// framing, routes a request by the longest matching route prefix to a
+// service's runner, applies the service's policy (lifecycle, IP rules,
+// CORS, API keys with their plans' rate limits and quotas, JWT, OpenAPI
+// validation), enforces the body limit, tags every response with
+// X-Request-Id, records analytics, and turns failures into the JSON errors
+// of PRODUCT.md (400 bad request, 401/403 auth, 404 unknown route, 410
+// retired, 413 body too large, 429 over a limit, 502 guest failed, 503 no
+// capacity, 504 guest timed out). Call serves the same
 // routes to other services' guests, in-process (the call capability).
 package gateway
 
@@ -22,6 +26,8 @@ import (
 	"time"
 
 	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/internal/analytics"
+	"github.com/mote-run/mote/internal/httpguard"
 	"github.com/mote-run/mote/internal/sandbox"
 )
 
@@ -43,18 +49,35 @@ type Options struct {
 	Logs sandbox.LogSink
 	// Logger receives node-level diagnostics; nil discards them.
 	Logger *slog.Logger
+	// Access enforces services' policies (keys, limits, tokens).
+	Access Access
+	// Trusted names the proxies whose X-Forwarded-For is believed; nil
+	// believes none, so a client's address is its TCP peer.
+	Trusted *httpguard.Trusted
+	// Analytics records every request; nil records nothing.
+	Analytics *analytics.Analytics
+	// AccessLog receives one JSON line per request; nil writes none.
+	AccessLog *analytics.AccessLog
 }
 
 // Gateway is an http.Handler serving the current route table.
 type Gateway struct {
-	table  atomic.Pointer[Table]
-	logs   sandbox.LogSink
-	logger *slog.Logger
+	table     atomic.Pointer[Table]
+	logs      sandbox.LogSink
+	logger    *slog.Logger
+	trusted   *httpguard.Trusted
+	analytics *analytics.Analytics
+	accessLog *analytics.AccessLog
+	policyState
 }
 
 // New returns a Gateway with an empty table.
 func New(opts Options) *Gateway {
-	g := &Gateway{logs: opts.Logs, logger: opts.Logger}
+	g := &Gateway{logs: opts.Logs, logger: opts.Logger, trusted: opts.Trusted, analytics: opts.Analytics, accessLog: opts.AccessLog}
+	g.access = opts.Access
+	if g.trusted == nil {
+		g.trusted = httpguard.NewTrusted(nil)
+	}
 	if g.logs == nil {
 		g.logs = sandbox.LogFunc(func(api.LogEntry) {})
 	}
@@ -73,7 +96,9 @@ func (g *Gateway) SetTable(t *Table) { g.table.Store(t) }
 func (g *Gateway) Table() *Table { return g.table.Load() }
 
 // Server returns an http.Server for the gateway with mote's timeouts and
-// header limit.
+// header limit. Serve it on a listener wrapped by httpguard.Listen, so the
+// gateway sees framing the standard library hides (a request with both
+// Content-Length and Transfer-Encoding is refused).
 func (g *Gateway) Server() *http.Server {
 	return &http.Server{
 		Handler:           g,
@@ -82,26 +107,36 @@ func (g *Gateway) Server() *http.Server {
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelDebug),
+		ConnContext:       httpguard.ConnContext,
 	}
 }
 
-// ServeHTTP routes a request by its path.
+// ServeHTTP checks a request's framing and headers, routes it by its path
+// and applies the service's policy.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := NewRequestID()
 	w.Header().Set("X-Request-Id", id)
+	if err := httpguard.Check(r); err != nil {
+		w.Header().Set("Connection", "close")
+		WriteError(w, api.Errorf(api.CodeBadRequest, "%v", err))
+		return
+	}
+	httpguard.StripHopByHop(r.Header)
+	httpguard.StripReserved(r.Header, ReservedPrefix)
 	path := r.URL.EscapedPath()
 	tg, rest, ok := g.table.Load().Lookup(path)
 	if !ok {
 		WriteError(w, api.Errorf(api.CodeNotFound, "no service is routed at %s", truncate(path, 200)))
 		return
 	}
-	g.serve(w, r, tg, rest, id, start)
+	g.serve(w, r, tg, rest, id, start, true)
 }
 
 // ServeService sends a request to a service by name, as if it had arrived at
 // the service's route followed by rawPath (escaped, "" or starting with "/").
-// The admin API's invoke endpoint uses it.
+// The admin API's invoke endpoint uses it: the operator's requests skip
+// the service's policy (keys, limits, lifecycle), so a draft can be tried.
 func (g *Gateway) ServeService(w http.ResponseWriter, r *http.Request, service, rawPath string) {
 	start := time.Now()
 	id := NewRequestID()
@@ -111,19 +146,42 @@ func (g *Gateway) ServeService(w http.ResponseWriter, r *http.Request, service, 
 		WriteError(w, api.Errorf(api.CodeNotFound, "service %q is not serving on this node", service))
 		return
 	}
-	g.serve(w, r, tg, rawPath, id, start)
+	g.serve(w, r, tg, rawPath, id, start, false)
 }
 
-func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, tg *Target, rest, id string, start time.Time) {
-	status := g.invoke(w, r, tg, rest, id)
+// serve admits (when public and the target has a policy), invokes and
+// records one request.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, tg *Target, rest, id string, start time.Time, public bool) {
+	var st reqState
+	status := 0
+	if public && tg.Policy != nil {
+		status = g.admit(w, r, tg, rest, &st)
+	}
+	var out int64
+	if status == 0 {
+		status, out, tg = g.invoke(w, r, tg, rest, id, &st)
+	}
+	end := time.Now()
+	elapsed := end.Sub(start)
 	if tg.Metrics != nil {
 		tg.Metrics.Request(status)
-		tg.Metrics.Duration.Observe(time.Since(start).Seconds())
+		tg.Metrics.Duration.Observe(elapsed.Seconds())
+	}
+	if g.analytics != nil {
+		g.analytics.Record(analytics.Event{Service: tg.Service, Version: tg.Version, Route: st.route, Status: status, App: st.app, Duration: elapsed, Time: end})
+	}
+	if g.accessLog != nil {
+		g.accessLog.Write(analytics.AccessEntry{
+			Time: start, RequestID: id, Service: tg.Service, Version: tg.Version, App: st.app,
+			Method: r.Method, Path: r.URL.EscapedPath(), Status: status, Latency: elapsed,
+			BytesIn: max(r.ContentLength, 0), BytesOut: out, ClientIP: g.trusted.ClientIP(r).String(),
+		})
 	}
 }
 
-// invoke runs the request and writes the response; it returns the status.
-func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, rest, id string) int {
+// invoke runs the request and writes the response; it returns the status,
+// the response body's size and the target that answered.
+func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, rest, id string, st *reqState) (int, int64, *Target) {
 	limit := tg.MaxBody
 	if limit <= 0 {
 		limit = DefaultMaxBody
@@ -132,9 +190,14 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, res
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return WriteError(w, api.Errorf(api.CodeBodyTooLarge, "the request body is larger than %s's limit of %d bytes", tg.Service, limit))
+			return WriteError(w, api.Errorf(api.CodeBodyTooLarge, "the request body is larger than %s's limit of %d bytes", tg.Service, limit)), 0, tg
 		}
-		return WriteError(w, api.Errorf(api.CodeBadRequest, "reading the request body: %v", err))
+		return WriteError(w, api.Errorf(api.CodeBadRequest, "reading the request body: %v", err)), 0, tg
+	}
+	if st.doc != nil {
+		if status := validate(w, r, st.doc, rest, body); status != 0 {
+			return status, 0, tg
+		}
 	}
 	host, port := splitHost(r)
 	req := &sandbox.Request{
@@ -154,11 +217,15 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, res
 	}
 	resp, tg, err := g.run(r.Context(), tg, req)
 	if err != nil {
-		return g.fail(w, r, tg, id, err)
+		return g.fail(w, r, tg, id, err), 0, tg
 	}
 	h := w.Header()
 	for k, v := range resp.Header {
-		h[k] = v
+		// Headers the gateway set (request id, CORS, rate limits,
+		// lifecycle) win over the guest's.
+		if _, set := h[k]; !set {
+			h[k] = v
+		}
 	}
 	h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeGrace))
@@ -166,7 +233,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, res
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(resp.Body)
 	}
-	return resp.Status
+	return resp.Status, int64(len(resp.Body)), tg
 }
 
 // run serves req with tg's runner. A deploy may have replaced and closed

@@ -17,6 +17,8 @@ type Target struct {
 	MaxBody int64
 	// Metrics are the service's cached metric children; nil disables metrics.
 	Metrics *metrics.ServiceMetrics
+	// Policy is the service's API management; nil applies none.
+	Policy *Policy
 }
 
 // Table maps route prefixes to targets. It is immutable once built: the node

@@ -15,9 +15,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -27,10 +29,15 @@ import (
 
 	"github.com/mote-run/mote/api"
 	"github.com/mote-run/mote/internal/admin"
+	"github.com/mote-run/mote/internal/analytics"
+	"github.com/mote-run/mote/internal/apikey"
 	"github.com/mote-run/mote/internal/atomicfile"
 	"github.com/mote-run/mote/internal/control"
 	"github.com/mote-run/mote/internal/gateway"
+	"github.com/mote-run/mote/internal/httpguard"
+	"github.com/mote-run/mote/internal/jwt"
 	"github.com/mote-run/mote/internal/metrics"
+	"github.com/mote-run/mote/internal/ratelimit"
 	"github.com/mote-run/mote/internal/sandbox"
 	"github.com/mote-run/mote/internal/sandbox/wasm"
 	"github.com/mote-run/mote/internal/store"
@@ -70,6 +77,12 @@ type Config struct {
 	Version string
 	// Logger receives node diagnostics; nil discards them.
 	Logger *slog.Logger
+	// TrustedProxies are the peers whose X-Forwarded-For the gateway
+	// believes (for IP rules, analytics and access logs); none by default,
+	// so X-Forwarded-* headers are ignored.
+	TrustedProxies []netip.Prefix
+	// AccessLog, when set, receives one JSON line per gateway request.
+	AccessLog io.Writer
 }
 
 // TuneGC sets the garbage collector for a node process, unless the user set
@@ -98,6 +111,12 @@ type Node struct {
 	metrics *metrics.Metrics
 	gateway *gateway.Gateway
 	control *control.Controller
+
+	keys      *apikey.Index
+	quotas    *ratelimit.Quotas
+	analytics *analytics.Analytics
+	accessLog *analytics.AccessLog
+	bgDone    sync.WaitGroup // the key index and the quota flusher
 
 	gatewayLn, adminLn   net.Listener
 	gatewaySrv, adminSrv *http.Server
@@ -162,21 +181,33 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.metrics = metrics.New()
 	logs := sandbox.LogFunc(n.store.AppendLog)
-	n.gateway = gateway.New(gateway.Options{Logs: logs, Logger: logger})
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.cancel = cancel
+	if err := n.startAccess(runCtx); err != nil {
+		return nil, err
+	}
+	n.gateway = gateway.New(gateway.Options{
+		Logs: logs, Logger: logger,
+		Access: gateway.Access{
+			Keys: n.keys, Limiter: ratelimit.NewLimiter(), Quotas: n.quotas, JWTCache: jwt.NewCache(4096),
+		},
+		Trusted:   httpguard.NewTrusted(cfg.TrustedProxies),
+		Analytics: n.analytics,
+		AccessLog: n.accessLog,
+	})
 
 	if n.gatewayLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("node: gateway listener on %s: %w; Try: --http with another address", cfg.HTTPAddr, err)
 	}
+	n.gatewayLn = httpguard.Listen(n.gatewayLn)
 	if n.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
 		return nil, fmt.Errorf("node: admin listener on %s: %w; Try: --admin with another address", cfg.AdminAddr, err)
 	}
 
 	n.control = control.New(control.Options{
-		Store: n.store, Driver: n.driver, Gateway: n.gateway, Metrics: n.metrics,
+		Store: n.store, Driver: n.driver, Gateway: n.gateway, Metrics: n.metrics, Analytics: n.analytics,
 		FilesDir: filesDir, Logs: logs, Logger: logger, GatewayURL: n.GatewayURL,
 	})
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	n.cancel = cancel
 	go func() {
 		defer close(n.runDone)
 		if err := n.control.Run(runCtx); err != nil && runCtx.Err() == nil {
@@ -187,7 +218,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.gatewaySrv = n.gateway.Server()
 	n.adminSrv = admin.Server(admin.New(admin.Options{
 		Token: n.token, Control: n.control, Store: n.store, Gateway: n.gateway, Metrics: n.metrics,
-		Info: n.Info, Ready: n.control.Synced, Logger: logger,
+		Analytics: n.analytics, Info: n.Info, Ready: n.control.Synced, Logger: logger,
 	}), logger)
 	go n.serve(n.gatewaySrv, n.gatewayLn, "gateway")
 	go n.serve(n.adminSrv, n.adminLn, "admin")
@@ -275,7 +306,13 @@ func (n *Node) close(ctx context.Context) error {
 	}
 	if n.cancel != nil {
 		n.cancel()
-		<-n.runDone
+		if n.control != nil {
+			<-n.runDone
+		}
+	}
+	n.bgDone.Wait()
+	if n.accessLog != nil {
+		errs = append(errs, n.accessLog.Close())
 	}
 	if n.control != nil {
 		errs = append(errs, n.control.Close(ctx))
@@ -356,4 +393,42 @@ func prepareFilesDir(dir string) error {
 		_ = os.RemoveAll(s)
 	}
 	return nil
+}
+
+// startAccess starts what the gateway's policies need: the key index
+// (caught up with the store before it returns, so a restarted node knows
+// every key before it serves), the quota counters with their flusher,
+// analytics and the access log. They stop when ctx ends; the flusher
+// writes the last counts first.
+func (n *Node) startAccess(ctx context.Context) error {
+	n.analytics = analytics.New(analytics.Options{Registry: n.metrics.Registry})
+	if n.cfg.AccessLog != nil {
+		n.accessLog = analytics.NewAccessLog(n.cfg.AccessLog, 4096)
+	}
+	events, err := n.store.WatchAccess(ctx)
+	if err != nil {
+		return fmt.Errorf("node: watch keys: %w", err)
+	}
+	n.keys = apikey.NewIndex()
+	synced := make(chan struct{})
+	n.bgDone.Add(2)
+	go func() {
+		defer n.bgDone.Done()
+		n.keys.Run(ctx, events, synced)
+	}()
+	n.quotas = ratelimit.NewQuotas(n.store, ratelimit.QuotaOptions{Logger: n.logger})
+	go func() {
+		defer n.bgDone.Done()
+		if err := n.quotas.Run(ctx); err != nil && ctx.Err() == nil {
+			n.logger.Error("quota counters", "err", err)
+		}
+	}()
+	timeout := time.NewTimer(StartTimeout)
+	defer timeout.Stop()
+	select {
+	case <-synced:
+		return nil
+	case <-timeout.C:
+		return errors.New("node: the key index did not catch up with the store in time")
+	}
 }
