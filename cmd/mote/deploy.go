@@ -41,33 +41,16 @@ the same content again reports "unchanged" and makes no version.`,
 }
 
 func deploy(ctx context.Context, g *globals, path string, allowBuild bool) error {
-	m, dir, err := manifest.Load(path)
+	s, err := loadService(path)
 	if err != nil {
 		return err
-	}
-	if m.Wasm == nil {
-		return fmt.Errorf("%s has no [wasm] table: this version of mote deploys Wasm services only; Try: add [wasm] with module = \"%s.wasm\"", m.Name, m.Name)
 	}
 	if allowBuild {
-		stale, reason, err := builder.Stale(dir, m)
-		if err != nil {
+		if err := s.buildIfStale(ctx, g.stderr); err != nil {
 			return err
 		}
-		if stale {
-			// Without [build], Run only explains that there is nothing to run.
-			if m.Build != nil {
-				fmt.Fprintf(g.stderr, "Building %s: %s\n", m.Name, reason)
-			}
-			if err := builder.Run(ctx, dir, m, g.stderr, g.stderr); err != nil {
-				return err
-			}
-		}
 	}
-	raw, err := os.ReadFile(manifestPath(path, dir))
-	if err != nil {
-		return err
-	}
-	module, files, err := m.ReadPackage(os.DirFS(dir))
+	pkg, err := s.pack()
 	if err != nil {
 		return err
 	}
@@ -76,7 +59,7 @@ func deploy(ctx context.Context, g *globals, path string, allowBuild bool) error
 		return err
 	}
 	var uploaded atomic.Int64
-	res, err := c.Deploy(ctx, client.Package{Manifest: raw, Module: module, Files: files},
+	res, err := c.Deploy(ctx, pkg,
 		client.OnBlob(func(b client.BlobEvent) {
 			if b.Uploaded {
 				uploaded.Add(b.Size)
