@@ -127,7 +127,11 @@ func TestAPIKeysPlansAndLimits(t *testing.T) {
 		t.Errorf("key on another service: %d %s, want 403", status, body)
 	}
 	// A forged key, and a forged identity header, get nothing.
-	status, _, _ = env.Do(t, "GET", "/keyed", http.Header{"X-Api-Key": {key[:len(key)-1] + "0"}}, nil)
+	last := "0"
+	if strings.HasSuffix(key, "0") {
+		last = "1"
+	}
+	status, _, _ = env.Do(t, "GET", "/keyed", http.Header{"X-Api-Key": {key[:len(key)-1] + last}}, nil)
 	if status != 401 {
 		t.Errorf("wrong secret: %d, want 401", status)
 	}
