@@ -20,19 +20,32 @@ const (
 	ABIPooled = "pooled"
 )
 
-// Service is a named nanoservice and the version currently taking its traffic.
+// Service is a named nanoservice and how its traffic is split among its
+// versions.
 type Service struct {
-	Name  string `json:"name"`
+	Name string `json:"name"`
+	// Route is the route of the serving version (Version): every version
+	// in Traffic is served there, and a tagged one also at Route@tag.
 	Route string `json:"route"`
-	// Version is the version serving the route (the one with all the traffic).
+	// Version is the serving version: the one with the largest weight in
+	// Traffic (on a tie, the newest).
 	Version int `json:"version"`
 	// Latest is the highest version number ever deployed.
-	Latest  int            `json:"latest"`
+	Latest int `json:"latest"`
+	// Traffic lists every routed version: each with a weight above zero
+	// or a tag. The weights sum to 100.
 	Traffic []TrafficSplit `json:"traffic"`
-	ABI     string         `json:"abi"`
+	// Stable lists the versions that were given 100% of the traffic, the
+	// most recent last (at most MaxStable): `mote rollback` goes back
+	// along it.
+	Stable []int  `json:"stable,omitempty"`
+	ABI    string `json:"abi"`
 	// Lifecycle, when set, overrides the serving version's [lifecycle]
 	// (set with `mote lifecycle`).
 	Lifecycle *Lifecycle `json:"lifecycle,omitempty"`
+	// Scale, when set, overrides the [scale] min and max of every version
+	// (set with `mote scale`); it applies without a new version.
+	Scale *Scale `json:"scale,omitempty"`
 	// Digest is the artifact digest of the serving version.
 	Digest  string    `json:"digest"`
 	Created time.Time `json:"created"`
@@ -41,10 +54,70 @@ type Service struct {
 	URL string `json:"url,omitempty"`
 }
 
+// MaxStable is how many versions Service.Stable remembers.
+const MaxStable = 20
+
 // TrafficSplit sends Weight percent of a service's requests to Version.
+// A Tag makes the version reachable on its own, whatever its weight: at
+// the service's route followed by "@" and the tag ("/hello@canary/x"; for
+// the root route "/@canary/x"), or with the request header X-Mote-Tag.
 type TrafficSplit struct {
 	Version int `json:"version"`
-	Weight  int `json:"weight"`
+	// Weight is a percentage, 0 to 100.
+	Weight int `json:"weight"`
+	// Tag is 1 to 32 characters of a-z, 0-9 and -, unique in the service;
+	// "" for none.
+	Tag string `json:"tag,omitempty"`
+}
+
+// HeaderTag is the request header that sends a request to the version
+// with that tag, bypassing the weights. The guest sees it too.
+const HeaderTag = "X-Mote-Tag"
+
+// TrafficRequest sets the whole traffic split of a service (PUT
+// /v1/services/{name}/traffic): every version named must exist, the
+// weights are 0 to 100 and sum to 100, tags are unique. A version given
+// weight 0 and no tag stops being routed. Versions not named stop being
+// routed too.
+type TrafficRequest struct {
+	Traffic []TrafficSplit `json:"traffic"`
+}
+
+// Scale overrides a service's [scale] (PUT /v1/services/{name}/scale):
+// a nil field keeps each version's own value. Min is 0 to 1000, Max 1 to
+// 1000, and Min is at most Max when both are set. When only one is set
+// and a version's own other bound contradicts it, the override wins.
+type Scale struct {
+	// Min is the number of instances kept warm; 0 scales to zero when idle.
+	Min *int `json:"min,omitempty"`
+	// Max caps the instances of each version.
+	Max *int `json:"max,omitempty"`
+}
+
+// States of a version, as VersionStatus reports them.
+const (
+	// VersionServing: the version takes a share of the service's requests.
+	VersionServing = "serving"
+	// VersionTagged: no share of the requests, but reachable by its tag.
+	VersionTagged = "tagged"
+	// VersionStandby: not routed; traffic can be moved to it at once.
+	VersionStandby = "standby"
+	// VersionUnhealthy: routed, but its instances keep failing (traps at
+	// start, repeated 5xx).
+	VersionUnhealthy = "unhealthy"
+	// VersionDraining: no longer routed; requests it started are finishing.
+	VersionDraining = "draining"
+)
+
+// VersionStatus is a version and its place in the service's traffic, as
+// `mote versions` lists it (GET /v1/services/{name}/versions).
+type VersionStatus struct {
+	Version
+	// Weight is the version's percentage of the service's requests.
+	Weight int    `json:"weight"`
+	Tag    string `json:"tag,omitempty"`
+	// State is one of the Version* states.
+	State string `json:"state"`
 }
 
 // Version is an immutable snapshot of a service: its manifest and artifact.
@@ -71,10 +144,19 @@ type DeployRequest struct {
 	Manifest string            `json:"manifest"`
 	Module   string            `json:"module"`
 	Files    map[string]string `json:"files,omitempty"`
+	// NoTraffic keeps the service's traffic split: the new version gets
+	// no share of the requests (it is reachable only by Tag, if set). The
+	// service must have a serving version already.
+	NoTraffic bool `json:"no_traffic,omitempty"`
+	// Tag, when set, tags the new version (taking the tag from the version
+	// that had it).
+	Tag string `json:"tag,omitempty"`
 }
 
 // DeployResult reports a deploy. Unchanged is true when the artifact and
-// manifest equal the serving version's: no version was made.
+// manifest equal the serving version's (or, for a NoTraffic deploy, the
+// latest version's): no version was made, though a requested tag was set
+// on that version.
 type DeployResult struct {
 	Service   Service `json:"service"`
 	Version   Version `json:"version"`
@@ -238,4 +320,21 @@ func (e *Error) Error() string {
 // Errorf builds an *Error with the status for code.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Status: StatusOf(code)}
+}
+
+// MaxTagLen is the longest tag a version may carry.
+const MaxTagLen = 32
+
+// CheckTag returns an *Error (CodeBadRequest) unless tag is 1 to
+// MaxTagLen characters of a-z, 0-9 and -.
+func CheckTag(tag string) error {
+	ok := len(tag) >= 1 && len(tag) <= MaxTagLen
+	for i := 0; ok && i < len(tag); i++ {
+		b := tag[i]
+		ok = b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-'
+	}
+	if !ok {
+		return Errorf(CodeBadRequest, "tag %q is not 1 to %d characters of a-z, 0-9 and -", tag, MaxTagLen)
+	}
+	return nil
 }

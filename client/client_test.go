@@ -249,7 +249,7 @@ func TestMethods(t *testing.T) {
 			}},
 		{name: "Versions", call: func() (any, error) { return c.Versions(ctx, "hello") }, method: "GET", path: "/v1/services/hello/versions", auth: true,
 			check: func(t *testing.T, got any) {
-				if v := got.([]api.Version); len(v) != 1 || v[0].Number != 1 || v[0].Module != Digest([]byte("wasm")) {
+				if v := got.([]api.VersionStatus); len(v) != 1 || v[0].Number != 1 || v[0].Module != Digest([]byte("wasm")) {
 					t.Errorf("versions %+v", v)
 				}
 			}},

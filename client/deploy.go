@@ -116,7 +116,25 @@ type BlobEvent struct {
 type DeployOption func(*deployConfig)
 
 type deployConfig struct {
-	onBlob func(BlobEvent)
+	onBlob    func(BlobEvent)
+	noTraffic bool
+	tag       string
+}
+
+// NoTraffic makes Deploy keep the service's traffic split: the new version
+// takes no requests until `mote traffic` gives it a share (combine with
+// Tag to reach it meanwhile). The service must be serving already.
+//
+//	res, err := c.Deploy(ctx, pkg, client.NoTraffic(), client.Tag("canary"))
+func NoTraffic() DeployOption {
+	return func(c *deployConfig) { c.noTraffic = true }
+}
+
+// Tag makes Deploy tag the new version: it is reachable at the service's
+// route followed by "@tag", or with the header X-Mote-Tag: tag. A tag
+// another version had moves to the new one.
+func Tag(tag string) DeployOption {
+	return func(c *deployConfig) { c.tag = tag }
 }
 
 // OnBlob makes Deploy call fn once per distinct blob of the package, when
@@ -158,7 +176,12 @@ func (c *Client) Deploy(ctx context.Context, pkg Package, opts ...DeployOption) 
 	case len(pkg.Module) == 0:
 		return api.DeployResult{}, fmt.Errorf("%w: no module", ErrInvalidPackage)
 	}
-	req := api.DeployRequest{Manifest: string(pkg.Manifest), Module: Digest(pkg.Module)}
+	if cfg.tag != "" {
+		if err := api.CheckTag(cfg.tag); err != nil {
+			return api.DeployResult{}, err
+		}
+	}
+	req := api.DeployRequest{Manifest: string(pkg.Manifest), Module: Digest(pkg.Module), NoTraffic: cfg.noTraffic, Tag: cfg.tag}
 	blobs := map[string][]byte{req.Module: pkg.Module}
 	if len(pkg.Files) > 0 {
 		req.Files = make(map[string]string, len(pkg.Files))

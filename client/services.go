@@ -96,16 +96,17 @@ func (c *Client) DeleteService(ctx context.Context, name string) error {
 	return c.callJSON(ctx, request{method: http.MethodDelete, path: p}, nil)
 }
 
-// Versions lists a service's versions, newest first.
+// Versions lists a service's versions, newest first, each with its share
+// of the traffic, its tag and its state (api.VersionServing, ...).
 //
 //	vs, err := c.Versions(ctx, "hello")
-//	fmt.Println("latest:", vs[0].Number, vs[0].Digest)
-func (c *Client) Versions(ctx context.Context, name string) ([]api.Version, error) {
+//	fmt.Println("latest:", vs[0].Number, vs[0].Digest, vs[0].Weight, vs[0].State)
+func (c *Client) Versions(ctx context.Context, name string) ([]api.VersionStatus, error) {
 	p, err := servicePath(name, "/versions")
 	if err != nil {
 		return nil, err
 	}
-	var vs []api.Version
+	var vs []api.VersionStatus
 	err = c.callJSON(ctx, request{method: http.MethodGet, path: p}, &vs)
 	return vs, err
 }
