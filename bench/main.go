@@ -7,6 +7,7 @@
 //	go run ./bench                       # 3 rounds of 10 s each
 //	go run ./bench -rounds 5 -duration 20s -conns 64
 //	go run ./bench -go=false -cpuprofile /tmp/cpu.prof   # profile the gateway+sandbox path
+//	go run ./bench -access                # API management's cost on one route
 //
 // It needs wrk (Debian: apt-get install wrk).
 package main
@@ -40,11 +41,16 @@ func main() {
 		conns    = flag.Int("conns", 32, "wrk connections")
 		threads  = flag.Int("threads", 2, "wrk threads")
 		withGo   = flag.Bool("go", true, "include the WAGI Go hello (slow: a Go runtime starts per request)")
+		access   = flag.Bool("access", false, "instead: the cost of API management (key auth + rate limit + quota) on one route, throughput and open-loop latency at half load")
 	)
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the node while wrk drives -profile's target (last round)")
 	flag.StringVar(&profileTarget, "profile", "hello-c", "the example -cpuprofile profiles")
 	flag.Parse()
-	if err := run(*rounds, *duration, *conns, *threads, *withGo); err != nil {
+	runner := func() error { return run(*rounds, *duration, *conns, *threads, *withGo) }
+	if *access {
+		runner = func() error { return runAccess(*rounds, *duration, *conns, *threads) }
+	}
+	if err := runner(); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)
 	}
@@ -55,6 +61,7 @@ var cpuProfile, profileTarget string
 
 type target struct {
 	name, url string
+	header    string // one "Name: value" request header, "" for none
 	example   string // the example deployed, "" for the baseline
 	rps       []float64
 	p50, p99  []time.Duration
@@ -168,8 +175,11 @@ var (
 )
 
 func wrk(t *target, d time.Duration, conns, threads int, record bool) error {
-	out, err := exec.Command("wrk", "--latency", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
-		"-d", strconv.Itoa(int(d.Seconds()))+"s", t.url).CombinedOutput()
+	args := []string{"--latency", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", strconv.Itoa(int(d.Seconds())) + "s"}
+	if t.header != "" {
+		args = append(args, "-H", t.header)
+	}
+	out, err := exec.Command("wrk", append(args, t.url)...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("wrk %s: %v\n%s", t.url, err, out)
 	}

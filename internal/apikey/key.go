@@ -101,15 +101,27 @@ func lowerHex(s string) bool {
 // so that a request may carry a JWT in Authorization and its key in
 // X-API-Key. Only the first value of each header counts.
 func FromHeader(h http.Header) string {
-	if v := strings.TrimSpace(h.Get("X-API-Key")); v != "" {
+	if v := strings.TrimSpace(first(h, HeaderName)); v != "" {
 		return v
 	}
-	scheme, token, ok := strings.Cut(strings.TrimSpace(h.Get("Authorization")), " ")
+	scheme, token, ok := strings.Cut(strings.TrimSpace(first(h, "Authorization")), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return ""
 	}
 	if token = strings.TrimSpace(token); strings.HasPrefix(token, Prefix) {
 		return token
+	}
+	return ""
+}
+
+// HeaderName is the X-API-Key header in Go's canonical form.
+const HeaderName = "X-Api-Key"
+
+// first is h.Get for a name already canonical, without canonicalizing it
+// again (which allocates for "X-API-Key").
+func first(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
 	}
 	return ""
 }

@@ -168,10 +168,10 @@ func (g *Gateway) checkKey(w http.ResponseWriter, r *http.Request, tg *Target, s
 	fromAuthorization := false
 	if p.JWT != nil {
 		// The token travels in Authorization; the key goes in X-API-Key.
-		presented = r.Header.Get("X-API-Key")
+		presented = headerValue(r.Header, apikey.HeaderName)
 	} else {
 		presented = apikey.FromHeader(r.Header)
-		fromAuthorization = r.Header.Get("X-API-Key") == ""
+		fromAuthorization = headerValue(r.Header, apikey.HeaderName) == ""
 	}
 	if presented == "" {
 		where := "X-API-Key or Authorization: Bearer"
@@ -198,13 +198,13 @@ func (g *Gateway) checkKey(w http.ResponseWriter, r *http.Request, tg *Target, s
 	default:
 		return WriteError(w, api.Errorf(api.CodeUnauthorized, "the API key is not valid"))
 	}
-	r.Header.Del("X-API-Key")
+	delete(r.Header, apikey.HeaderName)
 	if fromAuthorization {
-		r.Header.Del("Authorization")
+		delete(r.Header, "Authorization")
 	}
 	st.app = id.Key.App
-	r.Header.Set(HeaderApp, id.Key.App)
-	r.Header.Set(HeaderKeyID, id.Key.ID)
+	r.Header[HeaderApp] = []string{id.Key.App}
+	r.Header[HeaderKeyID] = []string{id.Key.ID}
 	if !id.PlanFound {
 		return WriteError(w, api.Errorf(api.CodeForbidden, "the API key's plan %q no longer exists; ask the API's operator to move the key to another plan", id.Key.Plan))
 	}
@@ -405,4 +405,12 @@ func validate(w http.ResponseWriter, r *http.Request, doc *openapi.Doc, rest str
 		return 0
 	}
 	return WriteError(w, api.Errorf(api.CodeBadRequest, "the request does not match the API document: %v", err))
+}
+
+// headerValue is h.Get for a canonical name, without canonicalizing again.
+func headerValue(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

@@ -60,28 +60,24 @@ type Decision struct {
 // Header names are set in Go's canonical form (Ratelimit-Policy), which is
 // the same header to HTTP.
 func WriteHeaders(h http.Header, ds ...*Decision) {
-	var policy, state []byte
+	// Every value goes into one buffer and one string, and every header's
+	// value slice into one array: two allocations however many headers,
+	// since this runs on every limited request.
+	var arr [192]byte
+	buf := arr[:0]
 	var most *Decision
 	for _, d := range ds {
 		if d == nil || d.Limit <= 0 {
 			continue
 		}
 		if most != nil {
-			policy = append(policy, ", "...)
-			state = append(state, ", "...)
+			buf = append(buf, ", "...)
 		}
-		policy = appendItem(policy, d.Policy)
-		policy = append(policy, ";q="...)
-		policy = strconv.AppendInt(policy, d.Limit, 10)
-		policy = append(policy, ";w="...)
-		policy = strconv.AppendInt(policy, max(ceilSeconds(d.Window), 1), 10)
-
-		state = appendItem(state, d.Policy)
-		state = append(state, ";r="...)
-		state = strconv.AppendInt(state, max(d.Remaining, 0), 10)
-		state = append(state, ";t="...)
-		state = strconv.AppendInt(state, ceilSeconds(d.Reset), 10)
-
+		buf = appendItem(buf, d.Policy)
+		buf = append(buf, ";q="...)
+		buf = strconv.AppendInt(buf, d.Limit, 10)
+		buf = append(buf, ";w="...)
+		buf = strconv.AppendInt(buf, max(ceilSeconds(d.Window), 1), 10)
 		if most == nil || moreConstraining(d, most) {
 			most = d
 		}
@@ -89,15 +85,51 @@ func WriteHeaders(h http.Header, ds ...*Decision) {
 	if most == nil {
 		return
 	}
-	h.Set("RateLimit-Policy", string(policy))
-	h.Set("RateLimit", string(state))
-	h.Set("X-RateLimit-Limit", strconv.FormatInt(most.Limit, 10))
-	h.Set("X-RateLimit-Remaining", strconv.FormatInt(max(most.Remaining, 0), 10))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(ceilSeconds(most.Reset), 10))
+	var ends [6]int
+	ends[0] = len(buf)
+	first := true
+	for _, d := range ds {
+		if d == nil || d.Limit <= 0 {
+			continue
+		}
+		if !first {
+			buf = append(buf, ", "...)
+		}
+		first = false
+		buf = appendItem(buf, d.Policy)
+		buf = append(buf, ";r="...)
+		buf = strconv.AppendInt(buf, max(d.Remaining, 0), 10)
+		buf = append(buf, ";t="...)
+		buf = strconv.AppendInt(buf, ceilSeconds(d.Reset), 10)
+	}
+	ends[1] = len(buf)
+	buf = strconv.AppendInt(buf, most.Limit, 10)
+	ends[2] = len(buf)
+	buf = strconv.AppendInt(buf, max(most.Remaining, 0), 10)
+	ends[3] = len(buf)
+	buf = strconv.AppendInt(buf, ceilSeconds(most.Reset), 10)
+	ends[4] = len(buf)
+	n := 5
 	if !most.Allowed {
-		h.Set("Retry-After", strconv.FormatInt(max(ceilSeconds(most.RetryAfter), 1), 10))
+		buf = strconv.AppendInt(buf, max(ceilSeconds(most.RetryAfter), 1), 10)
+		ends[5] = len(buf)
+		n = 6
+	}
+	all := string(buf)
+	vals := make([]string, n)
+	start := 0
+	for i := range n {
+		vals[i] = all[start:ends[i]]
+		start = ends[i]
+	}
+	for i, name := range headerNames[:n] {
+		h[name] = vals[i : i+1 : i+1]
 	}
 }
+
+// headerNames are the headers WriteHeaders sets, canonical, in the order
+// of its values.
+var headerNames = [...]string{"Ratelimit-Policy", "Ratelimit", "X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Reset", "Retry-After"}
 
 // moreConstraining reports whether d constrains the client more than e.
 func moreConstraining(d, e *Decision) bool {
