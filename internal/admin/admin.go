@@ -1,6 +1,6 @@
 // Package admin serves mote's control-plane REST API (described by
 // openapi.json, served at /v1/openapi.json): deploys, services, versions,
-// configuration and secrets, logs, instances and invocation, API
+// traffic splits, rollbacks and scale overrides, configuration and secrets, logs, instances and invocation, API
 // management (plans, API keys, JWT keys, lifecycle, stats and the API
 // catalog), plus /healthz,
 // /readyz and Prometheus /metrics. Everything but /healthz and /readyz needs
@@ -148,6 +148,10 @@ func (h *handler) routes() []route {
 		{pattern: "DELETE /v1/services/{name}/lifecycle", handler: h.clearLifecycle},
 		{pattern: "GET /v1/services/{name}/openapi", handler: h.apiDocument},
 		{pattern: "GET /v1/apis", handler: h.apis},
+		{pattern: "PUT /v1/services/{name}/traffic", handler: h.setTraffic},
+		{pattern: "POST /v1/services/{name}/rollback", handler: h.rollback},
+		{pattern: "PUT /v1/services/{name}/scale", handler: h.setScale},
+		{pattern: "DELETE /v1/services/{name}/scale", handler: h.clearScale},
 	}
 }
 

@@ -107,18 +107,10 @@ func (h *handler) deleteService(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) listVersions(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	if _, _, err := h.opts.Store.Service(r.Context(), name); err != nil {
-		writeErr(w, notFound(err, name))
-		return
-	}
-	versions, err := h.opts.Store.Versions(r.Context(), name)
+	versions, err := h.opts.Control.Versions(r.Context(), r.PathValue("name"))
 	if err != nil {
 		writeErr(w, err)
 		return
-	}
-	if versions == nil {
-		versions = []api.Version{}
 	}
 	writeJSON(w, http.StatusOK, versions)
 }

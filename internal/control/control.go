@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -59,6 +60,11 @@ type Options struct {
 	// HTTPClient sends guests' outbound requests (the fetch capability);
 	// nil uses package capability's default client.
 	HTTPClient *http.Client
+	// Unhealthy, when set, reports whether a health tracker marked a
+	// routed version unhealthy (its instances keep failing); Versions
+	// then reports it as api.VersionUnhealthy. A version whose module
+	// failed to load is unhealthy regardless.
+	Unhealthy func(service string, version int) bool
 }
 
 // Controller deploys, removes and reconciles services.
@@ -75,11 +81,24 @@ type Controller struct {
 	config *capability.ConfigView
 
 	mu       sync.Mutex
-	current  map[string]*versionRunner // service -> the version serving it
+	current  map[string]*serving // service -> what the gateway serves of it
 	prepared map[versionKey]*versionRunner
-	changed  chan struct{} // closed and replaced after every applied change
+	draining map[*versionRunner]struct{} // no longer routed, finishing requests
+	changed  chan struct{}               // closed and replaced after every applied change
 	synced   bool
 }
+
+// serving is what the gateway serves of one service: the record last
+// applied and a runner per routed version.
+type serving struct {
+	svc     api.Service
+	rev     uint64                 // the record's store revision
+	runners map[int]*versionRunner // every version in routed(svc)
+}
+
+// primary returns the serving version's runner, or nil if it failed to
+// load.
+func (s *serving) primary() *versionRunner { return s.runners[s.svc.Version] }
 
 type versionKey struct {
 	service string
@@ -91,8 +110,9 @@ func New(opts Options) *Controller {
 	c := &Controller{
 		opts:     opts,
 		logger:   opts.Logger,
-		current:  map[string]*versionRunner{},
+		current:  map[string]*serving{},
 		prepared: map[versionKey]*versionRunner{},
+		draining: map[*versionRunner]struct{}{},
 		changed:  make(chan struct{}),
 		config:   capability.NewConfigView(),
 	}
@@ -135,7 +155,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		case ev.Deleted:
 			c.remove(ev.Service.Name)
 		default:
-			c.apply(ctx, ev.Service)
+			c.apply(ctx, ev.Service, ev.Revision)
 		}
 	}
 	return ctx.Err()
@@ -164,54 +184,125 @@ func (c *Controller) watchConfig(ctx context.Context) error {
 	}
 }
 
-// apply makes the table serve svc's current version.
-func (c *Controller) apply(ctx context.Context, svc api.Service) {
+// routed is the split the gateway serves for svc: its Traffic, or all of
+// it to Version for a record without one.
+func routed(svc api.Service) []api.TrafficSplit {
+	if len(svc.Traffic) == 0 {
+		return []api.TrafficSplit{{Version: svc.Version, Weight: 100}}
+	}
+	return svc.Traffic
+}
+
+// apply makes the table serve svc (stored at revision rev): a runner per
+// routed version, each with the service's route, lifecycle and scale
+// override. Versions that leave the split drain: requests they started
+// finish on them.
+func (c *Controller) apply(ctx context.Context, svc api.Service, rev uint64) {
+	split := routed(svc)
 	c.mu.Lock()
 	cur := c.current[svc.Name]
-	if cur != nil && cur.version.Number == svc.Version {
-		same := sameLifecycle(cur.lifecycle, svc.Lifecycle)
-		c.mu.Unlock()
-		if !same {
-			c.relabel(ctx, cur, svc)
+	runners := make(map[int]*versionRunner, len(split))
+	var missing []int
+	for _, t := range split {
+		if cur != nil && cur.runners[t.Version] != nil {
+			runners[t.Version] = cur.runners[t.Version]
+			continue
 		}
-		return
+		key := versionKey{svc.Name, t.Version}
+		if vr := c.prepared[key]; vr != nil {
+			delete(c.prepared, key)
+			runners[t.Version] = vr
+			continue
+		}
+		missing = append(missing, t.Version)
 	}
-	key := versionKey{svc.Name, svc.Version}
-	next := c.prepared[key]
-	delete(c.prepared, key)
 	c.mu.Unlock()
 
-	if next == nil {
-		v, err := c.opts.Store.Version(ctx, svc.Name, svc.Version)
+	for _, n := range missing {
+		v, err := c.opts.Store.Version(ctx, svc.Name, n)
+		var vr *versionRunner
 		if err == nil {
-			next, err = c.newVersionRunner(ctx, v, svc.Lifecycle)
+			vr, err = c.newVersionRunner(ctx, v, svc.Lifecycle, svc.Scale)
 		}
 		if err != nil {
-			c.logger.Error("cannot serve service", "service", svc.Name, "version", svc.Version, "err", err)
-			c.serviceLog(svc.Name, svc.Version, "error", fmt.Sprintf("cannot serve version %d: %v", svc.Version, err))
-			return
+			c.logger.Error("cannot serve version", "service", svc.Name, "version", n, "err", err)
+			c.serviceLog(svc.Name, n, "error", fmt.Sprintf("cannot serve version %d: %v", n, err))
+			continue
 		}
+		runners[n] = vr
+	}
+	if len(runners) == 0 {
+		return // logged above; the previous state, if any, keeps serving
+	}
+	for n, vr := range runners {
+		if !sameLifecycle(vr.lifecycle, svc.Lifecycle) {
+			if err := c.rebuildPolicy(ctx, vr, svc.Lifecycle); err != nil {
+				c.logger.Error("cannot apply lifecycle", "service", svc.Name, "version", n, "err", err)
+				c.serviceLog(svc.Name, n, "error", fmt.Sprintf("cannot apply the lifecycle: %v", err))
+			}
+		}
+		vr.setScale(scaleFor(svc.Scale, vr.manifest))
 	}
 
-	if !sameLifecycle(next.lifecycle, svc.Lifecycle) {
-		// Prepared by a deploy before the override changed.
-		if err := c.rebuildPolicy(ctx, next, svc.Lifecycle); err != nil {
-			c.serviceLog(svc.Name, svc.Version, "error", fmt.Sprintf("cannot apply the lifecycle: %v", err))
+	c.mu.Lock()
+	for _, vr := range runners {
+		if vr.target.Route != svc.Route {
+			t := *vr.target
+			t.Route = svc.Route
+			vr.target = &t
 		}
 	}
-	c.mu.Lock()
-	old := c.current[svc.Name]
-	c.current[svc.Name] = next
+	c.current[svc.Name] = &serving{svc: svc, rev: rev, runners: runners}
 	c.publishLocked()
 	c.mu.Unlock()
-	if old != nil {
-		go old.drain()
+
+	if cur != nil {
+		for n, vr := range cur.runners {
+			if runners[n] != vr {
+				c.retire(vr)
+			}
+		}
+		c.logChanges(cur.svc, svc)
 	}
-	if next.manifest.Scale.Min > 0 {
-		// Warm instances are kept only by a loaded version: load it now
-		// rather than on its first request.
-		go func() { _, _ = next.get(ctx) }()
+	for _, vr := range runners {
+		if vr.minInstances() > 0 {
+			// Warm instances are kept only by a loaded version: load it
+			// now rather than on its first request.
+			go func() { _, _ = vr.get(ctx) }()
+		}
 	}
+}
+
+// logChanges tells a service's logs how its traffic, lifecycle or scale
+// override changed.
+func (c *Controller) logChanges(was, now api.Service) {
+	if !slices.Equal(was.Traffic, now.Traffic) && len(now.Traffic) > 0 {
+		c.serviceLog(now.Name, now.Version, "info", "traffic is now "+FormatSplit(now.Traffic))
+	}
+	if !sameLifecycle(was.Lifecycle, now.Lifecycle) {
+		state := "the manifest's"
+		if now.Lifecycle != nil {
+			state = now.Lifecycle.State
+		}
+		c.serviceLog(now.Name, now.Version, "info", "lifecycle is now "+state)
+	}
+	if !reflect.DeepEqual(was.Scale, now.Scale) {
+		c.serviceLog(now.Name, now.Version, "info", "scale override is now "+FormatScale(now.Scale))
+	}
+}
+
+// retire drains a version that is no longer routed, in the background;
+// Versions reports it as draining meanwhile.
+func (c *Controller) retire(vr *versionRunner) {
+	c.mu.Lock()
+	c.draining[vr] = struct{}{}
+	c.mu.Unlock()
+	go func() {
+		vr.drain()
+		c.mu.Lock()
+		delete(c.draining, vr)
+		c.mu.Unlock()
+	}()
 }
 
 // remove stops routing a deleted service and drains it.
@@ -222,7 +313,9 @@ func (c *Controller) remove(name string) {
 	c.publishLocked()
 	c.mu.Unlock()
 	if old != nil {
-		go old.drain()
+		for _, vr := range old.runners {
+			c.retire(vr)
+		}
 	}
 	if c.opts.Metrics != nil {
 		c.opts.Metrics.Forget(name)
@@ -234,13 +327,17 @@ func (c *Controller) remove(name string) {
 
 // publishLocked swaps in a table built from c.current and wakes waiters.
 func (c *Controller) publishLocked() {
-	targets := make([]*gateway.Target, 0, len(c.current))
-	for _, vr := range c.current {
-		targets = append(targets, vr.target)
+	backends := make([]gateway.Backend, 0, len(c.current))
+	for _, s := range c.current {
+		for _, t := range routed(s.svc) {
+			if vr := s.runners[t.Version]; vr != nil {
+				backends = append(backends, gateway.Backend{Target: vr.target, Weight: t.Weight, Tag: t.Tag})
+			}
+		}
 	}
-	c.opts.Gateway.SetTable(gateway.NewTable(targets))
+	c.opts.Gateway.SetTable(gateway.NewTable(backends))
 	if c.opts.Metrics != nil {
-		c.opts.Metrics.Services.Set(float64(len(targets)))
+		c.opts.Metrics.Services.Set(float64(len(c.current)))
 	}
 	c.notifyLocked()
 }
@@ -269,11 +366,31 @@ func (c *Controller) waitFor(ctx context.Context, cond func() bool) error {
 	}
 }
 
+// waitApplied blocks until the node serves service name's record at
+// revision rev or later.
+func (c *Controller) waitApplied(ctx context.Context, name string, rev uint64) error {
+	return c.waitFor(ctx, func() bool {
+		cur := c.current[name]
+		return cur != nil && cur.rev >= rev
+	})
+}
+
+// routedRunnersLocked returns every routed version's runner.
+func (c *Controller) routedRunnersLocked() []*versionRunner {
+	var out []*versionRunner
+	for _, s := range c.current {
+		for _, vr := range s.runners {
+			out = append(out, vr)
+		}
+	}
+	return out
+}
+
 // warm loads every routed version in the background, two at a time, so
 // first requests after a restart rarely wait for a compile.
 func (c *Controller) warm(ctx context.Context) {
 	c.mu.Lock()
-	runners := slices.Collect(maps.Values(c.current))
+	runners := c.routedRunnersLocked()
 	c.mu.Unlock()
 	sem := make(chan struct{}, 2)
 	var wg sync.WaitGroup
@@ -291,12 +408,20 @@ func (c *Controller) warm(ctx context.Context) {
 	wg.Wait()
 }
 
-// Instances lists the live instances of one service, or of all when name is "".
+// Instances lists the live instances of one service, or of all when name
+// is "": those of every routed version and of versions still draining.
 func (c *Controller) Instances(name string) []api.Instance {
 	c.mu.Lock()
 	var runners []*versionRunner
-	for n, vr := range c.current {
+	for n, s := range c.current {
 		if name == "" || n == name {
+			for _, vr := range s.runners {
+				runners = append(runners, vr)
+			}
+		}
+	}
+	for vr := range c.draining {
+		if name == "" || vr.version.Service == name {
 			runners = append(runners, vr)
 		}
 	}
@@ -312,9 +437,10 @@ func (c *Controller) Instances(name string) []api.Instance {
 // Close drains every loaded version until ctx is done.
 func (c *Controller) Close(ctx context.Context) error {
 	c.mu.Lock()
-	runners := slices.Collect(maps.Values(c.current))
+	runners := c.routedRunnersLocked()
 	runners = append(runners, slices.Collect(maps.Values(c.prepared))...)
-	c.current = map[string]*versionRunner{}
+	runners = append(runners, slices.Collect(maps.Keys(c.draining))...)
+	c.current = map[string]*serving{}
 	c.prepared = map[versionKey]*versionRunner{}
 	c.mu.Unlock()
 	var errs []error

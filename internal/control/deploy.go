@@ -14,12 +14,16 @@ import (
 	"github.com/mote-run/mote/internal/store"
 )
 
-// Deploy makes a new version of the service req's manifest names and routes
-// all of the service's traffic to it. The module is compiled and checked
-// before anything is stored, so a bad module changes nothing. When the
-// artifact and manifest equal the serving version's, no version is made and
-// the result says Unchanged. Deploy returns once the gateway serves the new
-// version. Errors are *api.Error values with precise messages.
+// Deploy makes a new version of the service req's manifest names. By
+// default the new version takes all of the service's traffic (versions
+// that had a share drain; tagged ones keep their tags); with
+// req.NoTraffic it takes none and the split stays as it was. req.Tag tags
+// the new version. The module is compiled and checked before anything is
+// stored, so a bad module changes nothing. When the artifact and manifest
+// equal the serving version's (for NoTraffic, also the latest version's),
+// no version is made and the result says Unchanged (a requested tag is
+// still set on that version). Deploy returns once the gateway serves the
+// new state. Errors are *api.Error values with precise messages.
 func (c *Controller) Deploy(ctx context.Context, req api.DeployRequest) (res api.DeployResult, err error) {
 	defer func() {
 		if c.opts.Metrics == nil {
@@ -44,6 +48,11 @@ func (c *Controller) Deploy(ctx context.Context, req api.DeployRequest) (res api
 			Message: "[container] services are not supported by this node yet",
 			Hint:    "use a [wasm] table with module = \"NAME.wasm\""}
 	}
+	if req.Tag != "" {
+		if err := api.CheckTag(req.Tag); err != nil {
+			return res, err
+		}
+	}
 	if err := c.checkBlobs(ctx, req); err != nil {
 		return res, err
 	}
@@ -57,14 +66,36 @@ func (c *Controller) Deploy(ctx context.Context, req api.DeployRequest) (res api
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return res, internal("read service %s: %v", m.Name, err)
 	}
+	if !exists && req.NoTraffic {
+		return res, &api.Error{Code: api.CodeConflict, Status: 409,
+			Message: fmt.Sprintf("%s has no serving version yet, so its first version must take the traffic", m.Name),
+			Hint:    "deploy without --no-traffic"}
+	}
 	if exists {
-		cur, err := c.opts.Store.Version(ctx, m.Name, svc.Version)
-		if err == nil && cur.Digest == digest && cur.Manifest == req.Manifest {
+		same := []int{svc.Version}
+		if req.NoTraffic {
+			same = append(same, svc.Latest)
+		}
+		for _, n := range same {
+			cur, err := c.opts.Store.Version(ctx, m.Name, n)
+			if err != nil || cur.Digest != digest || cur.Manifest != req.Manifest {
+				continue
+			}
+			if req.Tag != "" && tagOf(svc.Traffic, n) != req.Tag {
+				svc, err = c.tagLocked(ctx, m.Name, n, req.Tag)
+				if err != nil {
+					return res, err
+				}
+			}
 			svc.URL = c.url(svc.Route)
 			return api.DeployResult{Service: svc, Version: cur, Unchanged: true}, nil
 		}
 	}
-	if err := c.checkRoute(m); err != nil {
+	route := m.Route
+	if req.NoTraffic {
+		route = svc.Route
+	}
+	if err := c.checkRoute(m.Name, route); err != nil {
 		return res, err
 	}
 
@@ -86,7 +117,7 @@ func (c *Controller) Deploy(ctx context.Context, req api.DeployRequest) (res api
 	}
 	// Load before storing anything: a module the driver refuses is
 	// reported now, with the driver's reasons, and leaves no trace.
-	vr, err := c.newVersionRunner(ctx, v, svc.Lifecycle)
+	vr, err := c.newVersionRunner(ctx, v, svc.Lifecycle, svc.Scale)
 	if err != nil {
 		return res, &api.Error{Code: api.CodeInvalidManifest, Status: 400, Message: err.Error()}
 	}
@@ -105,23 +136,39 @@ func (c *Controller) Deploy(ctx context.Context, req api.DeployRequest) (res api
 	if !exists {
 		svc = api.Service{Name: m.Name, Created: now}
 	}
-	svc.Route, svc.Version, svc.Latest = m.Route, v.Number, v.Number
-	svc.Traffic = []api.TrafficSplit{{Version: v.Number, Weight: 100}}
-	svc.ABI, svc.Digest, svc.Updated = v.ABI, v.Digest, now
-
-	c.mu.Lock()
-	c.prepared[versionKey{v.Service, v.Number}] = vr
-	c.mu.Unlock()
-	if exists {
-		_, err = c.opts.Store.UpdateService(ctx, svc, rev)
+	svc.Latest = v.Number
+	svc.Updated = now
+	routedNew := true
+	if req.NoTraffic {
+		svc.Traffic = withTag(svc.Traffic, v.Number, 0, req.Tag)
+		routedNew = req.Tag != ""
 	} else {
-		_, err = c.opts.Store.CreateService(ctx, svc)
+		svc.Traffic = withTag(zeroWeights(svc.Traffic), v.Number, 100, req.Tag)
+		svc.Route, svc.Version = m.Route, v.Number
+		svc.ABI, svc.Digest = v.ABI, v.Digest
+		svc.Stable = pushStable(svc.Stable, v.Number)
+	}
+
+	key := versionKey{v.Service, v.Number}
+	if routedNew {
+		c.mu.Lock()
+		c.prepared[key] = vr
+		c.mu.Unlock()
+	} else {
+		_ = vr.Close(ctx)
+	}
+	if exists {
+		rev, err = c.opts.Store.UpdateService(ctx, svc, rev)
+	} else {
+		rev, err = c.opts.Store.CreateService(ctx, svc)
 	}
 	if err != nil {
-		c.mu.Lock()
-		delete(c.prepared, versionKey{v.Service, v.Number})
-		c.mu.Unlock()
-		_ = vr.Close(ctx)
+		if routedNew {
+			c.mu.Lock()
+			delete(c.prepared, key)
+			c.mu.Unlock()
+			_ = vr.Close(ctx)
+		}
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists) {
 			return res, &api.Error{Code: api.CodeConflict, Status: 409,
 				Message: fmt.Sprintf("service %s was changed by another deploy at the same time", m.Name),
@@ -129,16 +176,72 @@ func (c *Controller) Deploy(ctx context.Context, req api.DeployRequest) (res api
 		}
 		return res, internal("store service: %v", err)
 	}
-	c.serviceLog(v.Service, v.Number, "info", fmt.Sprintf("deployed version %d (%s)", v.Number, v.Digest))
+	how := "with all of the traffic"
+	if req.NoTraffic {
+		how = "with no traffic"
+	}
+	if req.Tag != "" {
+		how += ", tagged " + req.Tag
+	}
+	c.serviceLog(v.Service, v.Number, "info", fmt.Sprintf("deployed version %d (%s) %s", v.Number, v.Digest, how))
 
-	if err := c.waitFor(ctx, func() bool {
-		cur := c.current[v.Service]
-		return cur != nil && cur.version.Number >= v.Number
-	}); err != nil {
+	if err := c.waitApplied(ctx, v.Service, rev); err != nil {
 		return res, internal("version %d is stored but not yet served: %v", v.Number, err)
 	}
 	svc.URL = c.url(svc.Route)
 	return api.DeployResult{Service: svc, Version: v}, nil
+}
+
+// zeroWeights keeps only the tagged versions of a split, with no weight.
+func zeroWeights(split []api.TrafficSplit) []api.TrafficSplit {
+	var out []api.TrafficSplit
+	for _, t := range split {
+		if t.Tag != "" {
+			out = append(out, api.TrafficSplit{Version: t.Version, Tag: t.Tag})
+		}
+	}
+	return out
+}
+
+// withTag returns split with version at weight, tagged tag (taken from
+// any other version that had it); untagged versions without weight are
+// left out. The result is sorted by version.
+func withTag(split []api.TrafficSplit, version, weight int, tag string) []api.TrafficSplit {
+	var out []api.TrafficSplit
+	for _, t := range split {
+		if t.Version == version {
+			continue
+		}
+		if tag != "" && t.Tag == tag {
+			t.Tag = ""
+		}
+		if t.Weight > 0 || t.Tag != "" {
+			out = append(out, t)
+		}
+	}
+	if weight > 0 || tag != "" {
+		out = append(out, api.TrafficSplit{Version: version, Weight: weight, Tag: tag})
+	}
+	slices.SortFunc(out, func(a, b api.TrafficSplit) int { return a.Version - b.Version })
+	return out
+}
+
+// tagLocked tags an existing version of service name, keeping its weight.
+// c.deployMu must be held.
+func (c *Controller) tagLocked(ctx context.Context, name string, version int, tag string) (api.Service, error) {
+	return c.updateLocked(ctx, name, "tag", func(svc *api.Service) error {
+		svc.Traffic = withTag(svc.Traffic, version, weightOf(svc.Traffic, version), tag)
+		return nil
+	})
+}
+
+func weightOf(split []api.TrafficSplit, version int) int {
+	for _, t := range split {
+		if t.Version == version {
+			return t.Weight
+		}
+	}
+	return 0
 }
 
 // nextVersion numbers a new version. It is one past the service's latest,
@@ -194,14 +297,14 @@ func (c *Controller) checkBlobs(ctx context.Context, req api.DeployRequest) erro
 // checkRoute refuses a route another service already serves. The view in
 // c.current is current for every change made through this node: changes are
 // serialized by deployMu and each waits until it is applied.
-func (c *Controller) checkRoute(m *manifest.Manifest) error {
+func (c *Controller) checkRoute(service, route string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for name, vr := range c.current {
-		if name != m.Name && vr.target.Route == m.Route {
+	for name, s := range c.current {
+		if name != service && s.svc.Route == route {
 			return &api.Error{Code: api.CodeConflict, Status: 409,
-				Message: fmt.Sprintf("route %s is already served by service %s", m.Route, name),
-				Hint:    fmt.Sprintf("set another route in mote.toml (route = \"/%s\"), or remove %s with: mote rm %s", m.Name, name, name)}
+				Message: fmt.Sprintf("route %s is already served by service %s", route, name),
+				Hint:    fmt.Sprintf("set another route in mote.toml (route = \"/%s\"), or remove %s with: mote rm %s", service, name, name)}
 		}
 	}
 	return nil

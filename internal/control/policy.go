@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"reflect"
@@ -17,7 +16,6 @@ import (
 	"github.com/mote-run/mote/internal/jwt"
 	"github.com/mote-run/mote/internal/manifest"
 	"github.com/mote-run/mote/internal/openapi"
-	"github.com/mote-run/mote/internal/store"
 )
 
 // policyFor compiles a version's API management rules from its manifest,
@@ -85,25 +83,6 @@ func sameLifecycle(a, b *api.Lifecycle) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-// relabel applies a changed lifecycle override to the version serving svc.
-func (c *Controller) relabel(ctx context.Context, vr *versionRunner, svc api.Service) {
-	if err := c.rebuildPolicy(ctx, vr, svc.Lifecycle); err != nil {
-		c.logger.Error("cannot apply lifecycle", "service", svc.Name, "err", err)
-		c.serviceLog(svc.Name, svc.Version, "error", fmt.Sprintf("cannot apply the lifecycle: %v", err))
-		return
-	}
-	c.mu.Lock()
-	if c.current[svc.Name] == vr {
-		c.publishLocked()
-	}
-	c.mu.Unlock()
-	state := "the manifest's"
-	if svc.Lifecycle != nil {
-		state = svc.Lifecycle.State
-	}
-	c.serviceLog(svc.Name, svc.Version, "info", "lifecycle is now "+state)
-}
-
 // rebuildPolicy gives vr a new target whose policy has the override
 // lifecycle. Requests already routed finish with the old target.
 func (c *Controller) rebuildPolicy(ctx context.Context, vr *versionRunner, lifecycle *api.Lifecycle) error {
@@ -131,30 +110,10 @@ func (c *Controller) SetLifecycle(ctx context.Context, name string, lc *api.Life
 	}
 	c.deployMu.Lock()
 	defer c.deployMu.Unlock()
-	svc, rev, err := c.opts.Store.Service(ctx, name)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return svc, &api.Error{Code: api.CodeNotFound, Status: 404, Message: fmt.Sprintf("no service named %s", name), Hint: "list services with: mote ls"}
-		}
-		return svc, internal("read service %s: %v", name, err)
-	}
-	svc.Lifecycle = lc
-	svc.Updated = time.Now().UTC()
-	if _, err := c.opts.Store.UpdateService(ctx, svc, rev); err != nil {
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-			return svc, &api.Error{Code: api.CodeConflict, Status: 409, Message: fmt.Sprintf("service %s changed while its lifecycle was being set", name), Hint: "run the command again"}
-		}
-		return svc, internal("store service %s: %v", name, err)
-	}
-	err = c.waitFor(ctx, func() bool {
-		cur := c.current[name]
-		return cur == nil || sameLifecycle(cur.lifecycle, lc)
+	return c.updateLocked(ctx, name, "lifecycle", func(svc *api.Service) error {
+		svc.Lifecycle = lc
+		return nil
 	})
-	if err != nil {
-		return svc, internal("the lifecycle is stored but not yet applied: %v", err)
-	}
-	svc.URL = c.url(svc.Route)
-	return svc, nil
 }
 
 // checkLifecycle validates an override from the admin API.
@@ -179,7 +138,11 @@ func (c *Controller) APIs() []api.APIDoc {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := []api.APIDoc{}
-	for _, vr := range c.current {
+	for _, s := range c.current {
+		vr := s.primary()
+		if vr == nil {
+			continue
+		}
 		p := vr.target.Policy
 		if p == nil || p.OpenAPI == nil {
 			continue
@@ -202,14 +165,19 @@ func (c *Controller) APIs() []api.APIDoc {
 // values (404 when the service is unknown or ships no document).
 func (c *Controller) APIDocument(name string) ([]byte, error) {
 	c.mu.Lock()
-	vr := c.current[name]
+	var vr *versionRunner
+	if s := c.current[name]; s != nil {
+		vr = s.primary()
+	}
+	var p *gateway.Policy
+	var route string
+	if vr != nil {
+		p, route = vr.target.Policy, vr.target.Route
+	}
 	c.mu.Unlock()
 	if vr == nil {
 		return nil, &api.Error{Code: api.CodeNotFound, Status: 404, Message: fmt.Sprintf("no service named %s is serving", name), Hint: "list services with: mote ls"}
 	}
-	c.mu.Lock()
-	p := vr.target.Policy
-	c.mu.Unlock()
 	if p == nil || p.OpenAPI == nil {
 		return nil, &api.Error{Code: api.CodeNotFound, Status: 404, Message: fmt.Sprintf("%s ships no OpenAPI document", name),
 			Hint: "add [openapi] spec = \"openapi.json\" to its mote.toml and deploy"}
@@ -218,5 +186,5 @@ func (c *Controller) APIDocument(name string) ([]byte, error) {
 	if c.opts.GatewayURL != nil {
 		base = c.opts.GatewayURL()
 	}
-	return p.OpenAPI.Render(ServiceURL(base, vr.target.Route))
+	return p.OpenAPI.Render(ServiceURL(base, route))
 }

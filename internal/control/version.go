@@ -37,7 +37,10 @@ type versionRunner struct {
 	target    *gateway.Target
 	lifecycle *api.Lifecycle
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// min and max are the instance bounds: the manifest's [scale] under
+	// the service's override.
+	min, max int
 	runner   sandbox.Runner
 	root     *os.Root // package files, when the version has any
 	loadErr  error
@@ -48,9 +51,9 @@ type versionRunner struct {
 
 var _ sandbox.Runner = (*versionRunner)(nil)
 
-// newVersionRunner prepares a version for the gateway; lifecycle is the
-// service's lifecycle override, if any.
-func (c *Controller) newVersionRunner(ctx context.Context, v api.Version, lifecycle *api.Lifecycle) (*versionRunner, error) {
+// newVersionRunner prepares a version for the gateway; lifecycle and scale
+// are the service's overrides, if any.
+func (c *Controller) newVersionRunner(ctx context.Context, v api.Version, lifecycle *api.Lifecycle, scale *api.Scale) (*versionRunner, error) {
 	m, err := manifestOf(v)
 	if err != nil {
 		return nil, err
@@ -60,6 +63,7 @@ func (c *Controller) newVersionRunner(ctx context.Context, v api.Version, lifecy
 		return nil, err
 	}
 	vr := &versionRunner{c: c, version: v, manifest: m, lifecycle: lifecycle}
+	vr.min, vr.max = scaleFor(scale, m)
 	vr.target = &gateway.Target{
 		Service: v.Service,
 		Route:   m.Route,
@@ -131,6 +135,9 @@ func (vr *versionRunner) get(ctx context.Context) (sandbox.Runner, error) {
 // load fetches the version's artifact and hands it to the driver.
 func (vr *versionRunner) load(ctx context.Context) (sandbox.Runner, *os.Root, error) {
 	v, m := vr.version, vr.manifest
+	vr.mu.Lock()
+	minN, maxN := vr.min, vr.max
+	vr.mu.Unlock()
 	module, err := vr.c.opts.Store.Blob(ctx, v.Module)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read module %s: %w", v.Module, err)
@@ -146,8 +153,8 @@ func (vr *versionRunner) load(ctx context.Context) (sandbox.Runner, *os.Root, er
 		MemoryLimit:  uint64(m.Limits.Memory),
 		Timeout:      time.Duration(m.Limits.Timeout),
 		MaxOutput:    int64(m.Limits.Response),
-		MaxInstances: m.Scale.Max,
-		MinInstances: m.Scale.Min,
+		MaxInstances: maxN,
+		MinInstances: minN,
 		IdleTimeout:  time.Duration(m.Scale.Idle),
 		Logs:         vr.c.opts.Logs,
 		Host: capability.New(capability.Options{
@@ -181,16 +188,81 @@ func (vr *versionRunner) load(ctx context.Context) (sandbox.Runner, *os.Root, er
 	return r, root, nil
 }
 
-// Serve implements sandbox.Runner by loading on first use.
+// Serve implements sandbox.Runner by loading on first use. A request the
+// loaded runner refused because setScale replaced it goes to the new one.
 func (vr *versionRunner) Serve(ctx context.Context, req *sandbox.Request) (*sandbox.Response, error) {
-	r, err := vr.get(ctx)
-	if err != nil {
-		if errors.Is(err, sandbox.ErrClosed) || ctx.Err() != nil {
-			return nil, err
+	for {
+		r, err := vr.get(ctx)
+		if err != nil {
+			if errors.Is(err, sandbox.ErrClosed) || ctx.Err() != nil {
+				return nil, err
+			}
+			return nil, &sandbox.GuestError{Kind: "start", Detail: err.Error()}
 		}
-		return nil, &sandbox.GuestError{Kind: "start", Detail: err.Error()}
+		resp, err := r.Serve(ctx, req)
+		if errors.Is(err, sandbox.ErrClosed) && vr.replaced(r) {
+			continue
+		}
+		return resp, err
 	}
-	return r.Serve(ctx, req)
+}
+
+// replaced reports whether r is no longer vr's runner while vr still
+// serves.
+func (vr *versionRunner) replaced(r sandbox.Runner) bool {
+	vr.mu.Lock()
+	defer vr.mu.Unlock()
+	return !vr.closed && vr.runner != r
+}
+
+// scaler is a runner whose instance bounds change live (the wasm
+// driver's runners: sandbox.Scalable).
+type scaler interface {
+	SetScale(min, max int)
+}
+
+// setScale changes the version's instance bounds. A loaded runner that can
+// change them live does; any other is replaced: later requests load a new
+// one with the new bounds, and the old one finishes what it started.
+func (vr *versionRunner) setScale(minN, maxN int) {
+	vr.mu.Lock()
+	if vr.min == minN && vr.max == maxN {
+		vr.mu.Unlock()
+		return
+	}
+	vr.min, vr.max = minN, maxN
+	r, root := vr.runner, vr.root
+	if r == nil {
+		vr.mu.Unlock() // the next load uses the new bounds
+		return
+	}
+	if s, ok := r.(scaler); ok {
+		vr.mu.Unlock()
+		s.SetScale(minN, maxN)
+		return
+	}
+	vr.runner, vr.root = nil, nil
+	vr.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		defer cancel()
+		_ = r.Close(ctx)
+		closeRoot(root)
+	}()
+}
+
+// minInstances is the number of instances the version keeps warm.
+func (vr *versionRunner) minInstances() int {
+	vr.mu.Lock()
+	defer vr.mu.Unlock()
+	return vr.min
+}
+
+// loadFailed reports whether the version's last load failed.
+func (vr *versionRunner) loadFailed() bool {
+	vr.mu.Lock()
+	defer vr.mu.Unlock()
+	return vr.loadErr != nil
 }
 
 // Instances implements sandbox.Runner.

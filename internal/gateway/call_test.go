@@ -28,11 +28,11 @@ func TestCall(t *testing.T) {
 	trap := fakeRunner{fn: func(*sandbox.Request) (*sandbox.Response, error) {
 		return nil, &sandbox.GuestError{Kind: "trap", Detail: "unreachable"}
 	}}
-	g.SetTable(NewTable([]*Target{
+	g.SetTable(NewTable(single([]*Target{
 		{Service: "users", Route: "/api/users", Runner: echoRunner(), MaxBody: 4, Metrics: m.For("users")},
 		{Service: "root", Route: "/", Runner: echoRunner()},
 		{Service: "trap", Route: "/trap", Runner: trap, Metrics: m.For("trap")},
-	}))
+	})))
 	ctx := t.Context()
 
 	req := &sandbox.Request{ID: "caller-id", Method: "GET", RawPath: "/42", RawQuery: "full=1", Body: []byte("body")}
@@ -89,20 +89,22 @@ func TestCall(t *testing.T) {
 func TestCallRetriesClosedVersion(t *testing.T) {
 	g := New(Options{})
 	var closedCalls atomic.Int32
-	newer := &Target{Service: "svc", Route: "/v2", Runner: echoRunner()}
+	newer := &Target{Service: "svc", Route: "/svc", Version: 2, Runner: fakeRunner{fn: func(*sandbox.Request) (*sandbox.Response, error) {
+		return &sandbox.Response{Status: 200, Body: []byte("version 2")}, nil
+	}}}
 	// The old version is replaced after the lookup: its Serve swaps the
 	// table and reports that it closed.
-	old := &Target{Service: "svc", Route: "/svc", Runner: fakeRunner{fn: func(*sandbox.Request) (*sandbox.Response, error) {
+	old := &Target{Service: "svc", Route: "/svc", Version: 1, Runner: fakeRunner{fn: func(*sandbox.Request) (*sandbox.Response, error) {
 		closedCalls.Add(1)
-		g.SetTable(NewTable([]*Target{newer}))
+		g.SetTable(NewTable(single([]*Target{newer})))
 		return nil, sandbox.ErrClosed
 	}}}
-	g.SetTable(NewTable([]*Target{old}))
+	g.SetTable(NewTable(single([]*Target{old})))
 	resp, err := g.Call(context.Background(), "svc", &sandbox.Request{ID: "r"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if closedCalls.Load() != 1 || !strings.Contains(string(resp.Body), `"route":"/v2"`) {
+	if closedCalls.Load() != 1 || string(resp.Body) != "version 2" {
 		t.Errorf("got %s after %d closed attempts; want the new version's answer after 1", resp.Body, closedCalls.Load())
 	}
 }

@@ -125,33 +125,55 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	httpguard.StripHopByHop(r.Header)
 	httpguard.StripReserved(r.Header, ReservedPrefix)
 	path := r.URL.EscapedPath()
-	tg, rest, ok := g.table.Load().Lookup(path)
+	m, ok := g.table.Load().Lookup(path)
 	if !ok {
 		WriteError(w, api.Errorf(api.CodeNotFound, "no service is routed at %s", truncate(path, 200)))
 		return
 	}
-	g.serve(w, r, tg, rest, id, start, true)
+	tag := m.Tag
+	if tag == "" {
+		tag = r.Header.Get(api.HeaderTag)
+	}
+	tg, ok := m.Pick(tag)
+	if !ok {
+		WriteError(w, noTag(m.Service, tag))
+		return
+	}
+	g.serve(w, r, tg, routeOf(m.Prefix), m.Rest, tag, id, start, true)
+}
+
+// noTag is the answer to a request for a tag no version has.
+func noTag(service, tag string) *api.Error {
+	return api.Errorf(api.CodeNotFound, "no version of %s is tagged %q", service, truncate(tag, 40))
 }
 
 // ServeService sends a request to a service by name, as if it had arrived at
-// the service's route followed by rawPath (escaped, "" or starting with "/").
-// The admin API's invoke endpoint uses it: the operator's requests skip
-// the service's policy (keys, limits, lifecycle), so a draft can be tried.
+// the service's route followed by rawPath (escaped, "" or starting with "/"):
+// to a version drawn by weight, or to the one tagged as the X-Mote-Tag
+// header says. The admin API's invoke endpoint uses it: the operator's
+// requests skip the service's policy (keys, limits, lifecycle), so a draft
+// can be tried.
 func (g *Gateway) ServeService(w http.ResponseWriter, r *http.Request, service, rawPath string) {
 	start := time.Now()
 	id := NewRequestID()
 	w.Header().Set("X-Request-Id", id)
-	tg, ok := g.table.Load().Service(service)
+	tag := r.Header.Get(api.HeaderTag)
+	tg, ok := g.table.Load().Pick(service, tag)
 	if !ok {
+		if _, known := g.table.Load().Service(service); known && tag != "" {
+			WriteError(w, noTag(service, tag))
+			return
+		}
 		WriteError(w, api.Errorf(api.CodeNotFound, "service %q is not serving on this node", service))
 		return
 	}
-	g.serve(w, r, tg, rawPath, id, start, false)
+	g.serve(w, r, tg, routeOf(tg.Route), rawPath, tag, id, start, false)
 }
 
 // serve admits (when public and the target has a policy), invokes and
-// records one request.
-func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, tg *Target, rest, id string, start time.Time, public bool) {
+// records one request. route is the prefix the guest sees; tag, the tag
+// the request asked for.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, tg *Target, route, rest, tag, id string, start time.Time, public bool) {
 	var st reqState
 	status := 0
 	if public && tg.Policy != nil {
@@ -159,7 +181,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, tg *Target, rest
 	}
 	var out int64
 	if status == 0 {
-		status, out, tg = g.invoke(w, r, tg, rest, id, &st)
+		status, out, tg = g.invoke(w, r, tg, route, rest, tag, id, &st)
 	}
 	end := time.Now()
 	elapsed := end.Sub(start)
@@ -181,7 +203,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, tg *Target, rest
 
 // invoke runs the request and writes the response; it returns the status,
 // the response body's size and the target that answered.
-func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, rest, id string, st *reqState) (int, int64, *Target) {
+func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, route, rest, tag, id string, st *reqState) (int, int64, *Target) {
 	limit := tg.MaxBody
 	if limit <= 0 {
 		limit = DefaultMaxBody
@@ -207,7 +229,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, res
 		Scheme:     scheme(r),
 		Host:       r.Host,
 		RemoteAddr: r.RemoteAddr,
-		Route:      routeOf(tg),
+		Route:      route,
 		RawPath:    rest,
 		RawQuery:   r.URL.RawQuery,
 		Header:     r.Header,
@@ -215,7 +237,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, res
 		ServerName: host,
 		ServerPort: port,
 	}
-	resp, tg, err := g.run(r.Context(), tg, req)
+	resp, tg, err := g.run(r.Context(), tg, tag, req)
 	if err != nil {
 		return g.fail(w, r, tg, id, err), 0, tg
 	}
@@ -236,19 +258,24 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, tg *Target, res
 	return resp.Status, int64(len(resp.Body)), tg
 }
 
-// run serves req with tg's runner. A deploy may have replaced and closed
-// the version between routing and Serve: ErrClosed means the request did
-// not start, so it is safe to send it to the version that serves the
-// service now. run returns the target that answered.
-func (g *Gateway) run(ctx context.Context, tg *Target, req *sandbox.Request) (*sandbox.Response, *Target, error) {
+// run serves req with tg's runner. A change may have stopped routing and
+// closed the version between routing and Serve: ErrClosed means the
+// request did not start, so it is safe to send it again, to the same
+// version if it is still routed (reloaded), else to the one the service's
+// route picks now (by tag, when the request named one). run returns the
+// target that answered.
+func (g *Gateway) run(ctx context.Context, tg *Target, tag string, req *sandbox.Request) (*sandbox.Response, *Target, error) {
 	resp, err := tg.Runner.Serve(ctx, req)
 	for errors.Is(err, sandbox.ErrClosed) {
-		next, ok := g.table.Load().Service(tg.Service)
+		t := g.table.Load()
+		next, ok := t.Version(tg.Service, tg.Version)
+		if !ok {
+			next, ok = t.Pick(tg.Service, tag)
+		}
 		if !ok || next == tg {
 			break
 		}
 		tg = next
-		req.Route = routeOf(tg)
 		resp, err = tg.Runner.Serve(ctx, req)
 	}
 	return resp, tg, err
@@ -313,8 +340,12 @@ func (g *Gateway) failure(ctx context.Context, tg *Target, id, method, path stri
 // for a body over the callee's limit, and the runner's errors.
 func (g *Gateway) Call(ctx context.Context, service string, req *sandbox.Request) (*sandbox.Response, error) {
 	start := time.Now()
-	tg, ok := g.table.Load().Service(service)
+	tag := req.Header.Get(api.HeaderTag)
+	tg, ok := g.table.Load().Pick(service, tag)
 	if !ok {
+		if tag != "" {
+			return nil, fmt.Errorf("%w: no version of %s is tagged %q", sandbox.ErrNotFound, service, truncate(tag, 40))
+		}
 		return nil, fmt.Errorf("%w: service %q is not serving on this node", sandbox.ErrNotFound, service)
 	}
 	limit := tg.MaxBody
@@ -327,8 +358,8 @@ func (g *Gateway) Call(ctx context.Context, service string, req *sandbox.Request
 		}
 		return nil, fmt.Errorf("%w: the request body is %d bytes, over %s's [limits] body of %d bytes", sandbox.ErrTooLarge, len(req.Body), service, limit)
 	}
-	req.Route = routeOf(tg)
-	resp, tg, err := g.run(ctx, tg, req)
+	req.Route = routeOf(tg.Route)
+	resp, tg, err := g.run(ctx, tg, tag, req)
 	status := 0
 	if err != nil {
 		if apiErr := g.failure(ctx, tg, req.ID, req.Method, req.Route+req.RawPath, err); apiErr != nil {
@@ -353,13 +384,13 @@ func (g *Gateway) log(tg *Target, id, level, msg string) {
 	})
 }
 
-// routeOf is the route as the guest sees it: the root route adds nothing
+// routeOf is a route as the guest sees it: the root route adds nothing
 // before PATH_INFO.
-func routeOf(tg *Target) string {
-	if tg.Route == "/" {
+func routeOf(route string) string {
+	if route == "/" {
 		return ""
 	}
-	return tg.Route
+	return route
 }
 
 // readBody reads the whole body up to limit bytes.

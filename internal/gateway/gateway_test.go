@@ -33,13 +33,22 @@ func echoRunner() fakeRunner {
 	}}
 }
 
+// single gives each target all of its service's traffic.
+func single(targets []*Target) []Backend {
+	out := make([]Backend, len(targets))
+	for i, tg := range targets {
+		out[i] = Backend{Target: tg, Weight: 100}
+	}
+	return out
+}
+
 func TestLookup(t *testing.T) {
-	tb := NewTable([]*Target{
+	tb := NewTable(single([]*Target{
 		{Service: "hello", Route: "/hello"},
 		{Service: "api", Route: "/api"},
 		{Service: "apiv2", Route: "/api/v2"},
 		{Service: "root", Route: "/"},
-	})
+	}))
 	tests := []struct {
 		path, service, rest string
 	}{
@@ -54,15 +63,15 @@ func TestLookup(t *testing.T) {
 		{"/other", "root", "/other"},
 	}
 	for _, tt := range tests {
-		tg, rest, ok := tb.Lookup(tt.path)
-		if !ok || tg.Service != tt.service || rest != tt.rest {
-			t.Errorf("Lookup(%q) = %v %q %v, want %s %q", tt.path, tg, rest, ok, tt.service, tt.rest)
+		m, ok := tb.Lookup(tt.path)
+		if !ok || m.Service != tt.service || m.Rest != tt.rest {
+			t.Errorf("Lookup(%q) = %+v %v, want %s %q", tt.path, m, ok, tt.service, tt.rest)
 		}
 	}
-	noRoot := NewTable([]*Target{{Service: "hello", Route: "/hello"}})
+	noRoot := NewTable(single([]*Target{{Service: "hello", Route: "/hello"}}))
 	for _, p := range []string{"/", "/hell", "/helloo", "/x/hello"} {
-		if tg, _, ok := noRoot.Lookup(p); ok {
-			t.Errorf("Lookup(%q) matched %s", p, tg.Service)
+		if m, ok := noRoot.Lookup(p); ok {
+			t.Errorf("Lookup(%q) matched %s", p, m.Service)
 		}
 	}
 }
@@ -72,13 +81,13 @@ func TestGatewayErrors(t *testing.T) {
 		return fakeRunner{fn: func(*sandbox.Request) (*sandbox.Response, error) { return nil, err }}
 	}
 	g := New(Options{})
-	g.SetTable(NewTable([]*Target{
+	g.SetTable(NewTable(single([]*Target{
 		{Service: "ok", Route: "/ok", Runner: echoRunner(), MaxBody: 10},
 		{Service: "trap", Route: "/trap", Runner: fail(&sandbox.GuestError{Kind: "trap", Detail: "unreachable"})},
 		{Service: "slow", Route: "/slow", Runner: fail(sandbox.ErrTimeout)},
 		{Service: "full", Route: "/full", Runner: fail(sandbox.ErrNoCapacity)},
 		{Service: "boom", Route: "/boom", Runner: fail(errors.New("disk on fire"))},
-	}))
+	})))
 	srv := httptest.NewServer(g)
 	defer srv.Close()
 	tests := []struct {
@@ -123,7 +132,7 @@ func TestGatewayErrors(t *testing.T) {
 
 func TestGatewayPassesRequest(t *testing.T) {
 	g := New(Options{})
-	g.SetTable(NewTable([]*Target{{Service: "ok", Route: "/ok", Runner: echoRunner()}}))
+	g.SetTable(NewTable(single([]*Target{{Service: "ok", Route: "/ok", Runner: echoRunner()}})))
 	srv := httptest.NewServer(g)
 	defer srv.Close()
 	resp, err := http.Post(srv.URL+"/ok/a%20b/c?x=1&y=%2F", "text/plain", strings.NewReader("hello"))
@@ -156,7 +165,7 @@ func TestRequestIDsAreUnique(t *testing.T) {
 
 func TestServeServiceByName(t *testing.T) {
 	g := New(Options{})
-	g.SetTable(NewTable([]*Target{{Service: "ok", Route: "/ok", Runner: echoRunner()}}))
+	g.SetTable(NewTable(single([]*Target{{Service: "ok", Route: "/ok", Runner: echoRunner()}})))
 	rec := httptest.NewRecorder()
 	g.ServeService(rec, httptest.NewRequest("GET", "/v1/services/ok/invoke/x", nil), "ok", "/x")
 	b, _ := io.ReadAll(rec.Body)
@@ -175,7 +184,7 @@ func BenchmarkLookup(b *testing.B) {
 	for i := range 10000 {
 		targets = append(targets, &Target{Service: "s" + strconv.Itoa(i), Route: "/svc-" + strconv.Itoa(i)})
 	}
-	tb := NewTable(targets)
+	tb := NewTable(single(targets))
 	b.ReportAllocs()
 	for b.Loop() {
 		tb.Lookup("/svc-42/some/deeper/path")

@@ -113,7 +113,7 @@ func TestRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.EqualFunc(versionsBefore, versionsAfter, func(a, b api.Version) bool {
+	if !slices.EqualFunc(versionsBefore, versionsAfter, func(a, b api.VersionStatus) bool {
 		return a.Number == b.Number && a.Digest == b.Digest && a.Manifest == b.Manifest && a.Created.Equal(b.Created)
 	}) {
 		t.Errorf("versions before %+v, after %+v", versionsBefore, versionsAfter)

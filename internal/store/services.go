@@ -227,6 +227,10 @@ type Event struct {
 	Service api.Service
 	// Deleted says the service was removed.
 	Deleted bool
+	// Revision is the change's revision in the store: the value
+	// UpdateService returned for it. Revisions only grow, so a writer can
+	// wait until a watcher has seen its write.
+	Revision uint64
 	// Synced marks the end of the initial values: it comes exactly once,
 	// after the current value of every service and before any live change.
 	// Service is empty in that event.
@@ -247,7 +251,7 @@ type Event struct {
 func (s *Store) Watch(ctx context.Context) (<-chan Event, error) {
 	return watch(ctx, s, s.services, "services", Event{Synced: true},
 		func(e jetstream.KeyValueEntry, deleted bool) (Event, bool) {
-			var ev Event
+			ev := Event{Revision: e.Revision()}
 			if deleted {
 				ev.Deleted, ev.Service.Name = true, e.Key()
 				return ev, true
