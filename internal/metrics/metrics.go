@@ -2,12 +2,14 @@
 // registered on one Registry that the admin API serves at /metrics.
 //
 // Label cardinality is bounded by the number of services: labels are the
-// service name, the HTTP status code and a small fixed set of failure kinds.
+// service name, the HTTP status code, the ABI and a small fixed set of
+// failure kinds.
 package metrics
 
 import (
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -30,6 +32,10 @@ type Metrics struct {
 	Deploys *prometheus.CounterVec
 	// Services is the number of services the node routes.
 	Services prometheus.Gauge
+	// ColdStarts observes, by ABI ("pooled", "wagi"), the time requests
+	// waited for a new instance to start, in seconds. Feed it through
+	// ColdStartFunc.
+	ColdStarts *prometheus.HistogramVec
 }
 
 // New registers every collector, plus the Go and process collectors.
@@ -63,8 +69,14 @@ func New() *Metrics {
 			Name: "mote_services",
 			Help: "Services the node routes.",
 		}),
+		ColdStarts: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "mote_cold_start_seconds",
+			Help: "Time a request waited for a new instance to start, by ABI: pooled when no warm instance was idle, " +
+				"wagi for every request (its instantiation, before _start).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"abi"}),
 	}
-	r.MustRegister(m.Requests, m.Duration, m.GuestFailures, m.Compile, m.Deploys, m.Services,
+	r.MustRegister(m.Requests, m.Duration, m.GuestFailures, m.Compile, m.Deploys, m.Services, m.ColdStarts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -97,6 +109,14 @@ func (s *ServiceMetrics) Request(code int) {
 // Failure counts one guest failure of a kind.
 func (s *ServiceMetrics) Failure(kind string) {
 	s.m.GuestFailures.WithLabelValues(s.service, kind).Inc()
+}
+
+// ColdStartFunc returns a function that observes one cold start of an ABI
+// ("pooled" or "wagi"): what sandbox.Spec.OnColdStart wants. The label
+// child is looked up once, here.
+func (m *Metrics) ColdStartFunc(abi string) func(time.Duration) {
+	o := m.ColdStarts.WithLabelValues(abi)
+	return func(d time.Duration) { o.Observe(d.Seconds()) }
 }
 
 // Forget deletes a removed service's series.

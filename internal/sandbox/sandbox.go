@@ -148,6 +148,19 @@ type Spec struct {
 	// default.
 	MinInstances int
 	IdleTimeout  time.Duration
+	// OnColdStart, when not nil, is called with the time a request waited
+	// for a new instance to start: for a pooled ABI each time a request
+	// found no idle instance and started one; for WAGI, where every
+	// request is a fresh instance, with each request's instantiation time
+	// (before _start runs). It is called on the request path and must be
+	// cheap and safe for concurrent use.
+	OnColdStart func(time.Duration)
+	// OnWaitForInstance, when not nil, is called when a request of a pooled
+	// ABI finds no idle instance and has to wait for one to start (it is
+	// already counted in Scalable.InFlight): an autoscaler parked at zero
+	// decides at once on it. It is called on the request path and must not
+	// block. WAGI never calls it: it has no warm instances to wait for.
+	OnWaitForInstance func()
 }
 
 // LogSink receives log lines. Implementations must be safe for concurrent
@@ -212,4 +225,43 @@ type Runner interface {
 	// the version's instances and compiled code. Serve after Close returns
 	// ErrClosed.
 	Close(ctx context.Context) error
+}
+
+// Scalable is a Runner whose warm instances an autoscaler can steer. The
+// wasm driver's runners implement it; check with a type assertion.
+type Scalable interface {
+	// InFlight is the number of requests running or queued now.
+	InFlight() int
+	// Ready is the number of instances initialized and not stopping (idle
+	// and busy ones; not those still starting).
+	Ready() int
+	// SetDesired asks the runner to keep about n instances warm: it starts
+	// instances ahead of demand in the background (never more than
+	// MaxInstances live) and stops idle ones beyond n at once (never busy
+	// ones). n is clamped to [MinInstances, MaxInstances]; until the first
+	// call the runner keeps MinInstances.
+	SetDesired(n int)
+	// SetScale changes MinInstances and MaxInstances live (mote scale). A
+	// max of 0 or less means the driver's default; min is clamped to
+	// [0, max]. max bounds concurrent requests and live instances from now
+	// on: lowering it never stops a busy instance, it stops admitting
+	// requests beyond the new max and stops instances as they go idle.
+	SetScale(min, max int)
+}
+
+// Health is what a runner knows of its instances' health.
+type Health struct {
+	// ConsecutiveStartFailures counts instance starts that failed in a
+	// row (a trap or timeout in _initialize, or an instantiation error);
+	// a successful start resets it to 0.
+	ConsecutiveStartFailures int
+	// LastError describes the most recent failure of that streak; it is ""
+	// when ConsecutiveStartFailures is 0.
+	LastError string
+}
+
+// HealthReporter is a Runner that reports Health. The wasm driver's
+// runners implement it; check with a type assertion.
+type HealthReporter interface {
+	Health() Health
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -24,7 +25,8 @@ import (
 )
 
 // DefaultIdleTimeout is how long a pooled instance beyond a Spec's
-// MinInstances may sit idle before it is stopped, when the Spec says 0.
+// MinInstances (and beyond what SetDesired asked for) may sit idle before
+// it is stopped, when the Spec says 0.
 const DefaultIdleTimeout = 5 * time.Minute
 
 // Instance states, as Instances reports them.
@@ -36,12 +38,21 @@ const (
 
 // pooledRunner serves a version with reused reactor instances.
 //
-// Capacity: slots admits at most MaxInstances requests at a time (and
-// queues MaxQueue more); each admitted request holds one instance. A
-// request takes the most recently used idle instance, or starts a new one
-// when none is idle. Instances are only started by a holder of a slot (the
-// background filler takes one too), and only when none is idle, so the
-// live instances never outnumber MaxInstances.
+// Capacity: slots admits at most max requests at a time (and queues
+// MaxQueue more); each admitted request holds one instance. A request
+// takes the most recently used idle instance, or starts a new one when
+// none is idle (a cold start). Instances are only started by a holder of
+// a slot (the background filler takes one too), and only when none is
+// idle, so every live instance that is not idle belongs to a slot holder
+// and the live instances never outnumber max. When SetScale lowers max,
+// idle instances beyond it are stopped at once and busy ones as they
+// finish.
+//
+// Warm instances: the maintainer keeps floor() = max(min, desired)
+// instances live, starting them in the background; the reaper stops
+// instances idle for IdleTimeout beyond it, down to zero when min is 0 and
+// nothing asked for more; SetDesired stops idle instances beyond its n at
+// once.
 type pooledRunner struct {
 	d        *Driver
 	e        *engine
@@ -50,7 +61,7 @@ type pooledRunner struct {
 	spec     sandbox.Spec
 	cfg      wazero.ModuleConfig
 	proc     *proc
-	slots    slots
+	slots    *slots
 
 	mu       sync.Mutex
 	idle     []*instance // LIFO: the most recently used last
@@ -58,8 +69,13 @@ type pooledRunner struct {
 	seq      uint64
 	closed   bool // no instance goes back to idle
 	released bool // the compiled code was released
+	min, max int  // [scale] bounds, changed by SetScale
+	desired  int  // what SetDesired asked for, unclamped
+	health   healthCounter
+	fault    startFault
+	requests atomic.Uint64 // Serve calls so far
 
-	kick     chan struct{}   // asks the maintainer to top up MinInstances
+	kick     chan struct{}   // asks the maintainer to top up to floor()
 	stop     context.Context // done when Close starts
 	stopNow  context.CancelFunc
 	maintain sync.WaitGroup
@@ -102,6 +118,8 @@ func newPooledRunner(ctx context.Context, d *Driver, e *engine, cm wazero.Compil
 		proc:     newProc([]string{spec.Service}, envPairs(spec.Env)),
 		slots:    newSlots(spec.MaxInstances, spec.MaxQueue),
 		live:     map[*instance]struct{}{},
+		min:      spec.MinInstances,
+		max:      spec.MaxInstances,
 		kick:     make(chan struct{}, 1),
 	}
 	r.stop, r.stopNow = context.WithCancel(context.Background())
@@ -159,7 +177,13 @@ func (r *pooledRunner) start(ctx context.Context) (*instance, error) {
 	r.live[inst] = struct{}{}
 	r.mu.Unlock()
 
-	if err := r.instantiate(ctx, inst); err != nil {
+	err := r.instantiate(ctx, inst)
+	if err != nil && ctx.Err() == nil {
+		r.health.failed(err)
+	} else if err == nil {
+		r.health.ok()
+	}
+	if err != nil {
 		r.mu.Lock()
 		delete(r.live, inst)
 		release := r.releasable()
@@ -182,6 +206,9 @@ func (r *pooledRunner) instantiate(ctx context.Context, inst *instance) error {
 	entry.Stream = api.StreamStderr
 	inst.stderr = &logWriter{sink: r.spec.Logs, entry: entry}
 	inst.host = newState(&r.spec, r.proc, true)
+	if err := r.fault.get(); err != nil {
+		return err
+	}
 	cfg := r.cfg.WithStdout(inst.stdout).WithStderr(inst.stderr)
 	ictx := experimental.WithMemoryAllocator(withState(ctx, inst.host), memoryAllocator)
 	mod, err := r.e.rt.InstantiateModule(ictx, r.compiled, cfg)
@@ -209,7 +236,19 @@ func (r *pooledRunner) instantiate(ctx context.Context, inst *instance) error {
 }
 
 // Serve runs one request in a pooled instance.
+//
+// A request that finds no idle instance starts one (a cold start: the
+// only kind when the pool is at zero), holding its slot meanwhile; the
+// requests behind it wait in the queue. ErrNoCapacity comes only from a
+// full queue or a wait longer than the Spec's Timeout.
 func (r *pooledRunner) Serve(ctx context.Context, req *sandbox.Request) (*sandbox.Response, error) {
+	discarded := false
+	defer func() {
+		if discarded {
+			r.poke() // after the slot is back: the maintainer may need it
+		}
+	}()
+	r.requests.Add(1)
 	if err := r.slots.acquire(ctx, r.spec.Timeout); err != nil {
 		return nil, err
 	}
@@ -218,9 +257,16 @@ func (r *pooledRunner) Serve(ctx context.Context, req *sandbox.Request) (*sandbo
 	if inst == nil {
 		// Start one for this request. The start is not cut short when the
 		// client goes away: the instance serves the next request instead.
+		if r.spec.OnWaitForInstance != nil {
+			r.spec.OnWaitForInstance()
+		}
+		began := time.Now()
 		var err error
 		if inst, err = r.start(context.WithoutCancel(ctx)); err != nil {
 			return nil, err
+		}
+		if r.spec.OnColdStart != nil {
+			r.spec.OnColdStart(time.Since(began))
 		}
 		r.mu.Lock()
 		inst.state, inst.requestID = stateBusy, req.ID
@@ -229,11 +275,13 @@ func (r *pooledRunner) Serve(ctx context.Context, req *sandbox.Request) (*sandbo
 	resp, err := r.run(ctx, inst, req)
 	if err != nil || inst.mod.IsClosed() {
 		r.discard(inst)
+		discarded = true
 		return resp, err
 	}
 	r.mu.Lock()
 	inst.requests++
-	if r.closed {
+	if r.closed || len(r.live) > r.max {
+		// Closing, or SetScale lowered max below what is live.
 		r.mu.Unlock()
 		r.discard(inst)
 		return resp, nil
@@ -340,8 +388,8 @@ func (r *pooledRunner) putIdle(inst *instance) {
 	r.idle = append(r.idle, inst)
 }
 
-// discard closes an instance that is no longer idle or never will be, and
-// asks for a replacement when the pool fell below MinInstances.
+// discard closes an instance that is no longer idle or never will be.
+// Callers poke the maintainer when the pool may have fallen below floor().
 func (r *pooledRunner) discard(inst *instance) {
 	r.mu.Lock()
 	delete(r.live, inst)
@@ -351,6 +399,10 @@ func (r *pooledRunner) discard(inst *instance) {
 	if release {
 		r.release()
 	}
+}
+
+// poke asks the maintainer to top the pool up to floor().
+func (r *pooledRunner) poke() {
 	select {
 	case r.kick <- struct{}{}:
 	default:
@@ -378,78 +430,98 @@ func (r *pooledRunner) release() {
 	r.d.release(context.Background(), r.spec.Digest, r.pages, r.compiled)
 }
 
-// maintainer keeps MinInstances started and stops instances idle for
-// longer than IdleTimeout beyond them, until Close.
+// maintainer keeps floor() instances started and stops instances idle for
+// longer than IdleTimeout beyond it, until Close.
 func (r *pooledRunner) maintainer() {
 	defer r.maintain.Done()
 	every := min(max(r.spec.IdleTimeout/4, 5*time.Millisecond), 30*time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var backoff time.Duration
+	var retry <-chan time.Time
 	for {
-		r.fill()
+		if r.fill() {
+			backoff, retry = 0, nil
+		} else {
+			backoff = min(max(2*backoff, 50*time.Millisecond), every)
+			retry = time.After(backoff)
+		}
 		select {
 		case <-r.stop.Done():
 			return
 		case <-r.kick:
+		case <-retry:
 		case <-t.C:
-			r.reap()
+			r.stopIdle(r.floor, time.Now().Add(-r.spec.IdleTimeout))
 		}
 	}
 }
 
-// fill starts instances until MinInstances are live. Each start holds a
-// slot, like a request, so the pool never outgrows MaxInstances. A failed
-// start is logged and retried at the next tick.
-func (r *pooledRunner) fill() {
+// floor is how many instances the pool keeps warm: min, or what
+// SetDesired asked for, clamped to [min, max]. r.mu must be held.
+func (r *pooledRunner) floor() int {
+	return min(max(r.desired, r.min), r.max)
+}
+
+// fill starts instances, one at a time, until floor() are live. Each start
+// holds a slot, like a request, and only a free one: when every slot is
+// held, the requests holding them have instances or start their own. A
+// failed start is logged, and fill reports false: the maintainer retries
+// with a backoff (and at every poke).
+func (r *pooledRunner) fill() bool {
 	for {
 		r.mu.Lock()
-		need := !r.closed && len(r.live) < r.spec.MinInstances
+		need := !r.closed && len(r.live) < r.floor()
 		r.mu.Unlock()
-		if !need {
-			return
-		}
-		select {
-		case r.slots.sem <- struct{}{}:
-		case <-r.stop.Done():
-			return
+		if !need || r.stop.Err() != nil || !r.slots.tryAcquire() {
+			return true
 		}
 		r.mu.Lock()
-		need = len(r.live) < r.spec.MinInstances
+		need = len(r.live) < r.floor()
 		r.mu.Unlock()
 		if !need {
-			<-r.slots.sem
-			return
+			r.slots.releaseBackground()
+			return true
 		}
 		inst, err := r.start(r.stop)
-		<-r.slots.sem
 		if err != nil {
+			r.slots.releaseBackground()
 			if r.stop.Err() == nil {
 				e := api.LogEntry{Time: time.Now(), Service: r.spec.Service, Version: r.spec.Version, Stream: api.StreamMote,
-					Level: "warn", Message: "starting an instance to keep [scale] min: " + err.Error()}
+					Level: "warn", Message: "starting an instance to keep warm ([scale] min or the autoscaler's target): " + err.Error()}
 				r.spec.Logs.Log(e)
 			}
-			return
+			return false
 		}
 		r.mu.Lock()
 		if r.closed {
 			r.mu.Unlock()
+			r.slots.releaseBackground()
 			r.discard(inst)
-			return
+			return true
 		}
+		// Idle before the slot is back, so the request it lets in finds it.
 		r.putIdle(inst)
 		r.mu.Unlock()
+		r.slots.releaseBackground()
 	}
 }
 
-// reap stops instances idle for longer than IdleTimeout while more than
-// MinInstances are live. The idle stack is ordered by last use, so the
-// candidates are at its bottom.
-func (r *pooledRunner) reap() {
-	cutoff := time.Now().Add(-r.spec.IdleTimeout)
+// stopIdle stops idle instances, least recently used first, while more
+// than keep() are live and the next one was last used before cutoff (a
+// zero cutoff: whenever it was used). The idle stack is ordered by last
+// use, so the candidates are at its bottom. Instances beyond max are
+// stopped whatever their last use.
+func (r *pooledRunner) stopIdle(keep func() int, cutoff time.Time) {
 	var stale []*instance
 	r.mu.Lock()
-	for len(r.idle) > 0 && len(r.live) > r.spec.MinInstances && r.idle[0].lastUsed.Before(cutoff) {
+	for len(r.idle) > 0 {
 		inst := r.idle[0]
+		beyondMax := len(r.live) > r.max
+		old := cutoff.IsZero() || inst.lastUsed.Before(cutoff)
+		if !beyondMax && (len(r.live) <= keep() || !old) {
+			break
+		}
 		r.idle[0] = nil
 		r.idle = r.idle[1:]
 		delete(r.live, inst)

@@ -37,8 +37,11 @@ type wagiRunner struct {
 	pages    uint32
 	spec     sandbox.Spec
 	base     wazero.ModuleConfig
-	slots    slots
+	slots    *slots
 	tracker  tracker
+	health   healthCounter
+	fault    startFault
+	requests atomic.Uint64 // Serve calls so far
 }
 
 func newWAGIRunner(d *Driver, e *engine, cm wazero.CompiledModule, pages uint32, spec sandbox.Spec) *wagiRunner {
@@ -49,7 +52,7 @@ func newWAGIRunner(d *Driver, e *engine, cm wazero.CompiledModule, pages uint32,
 		compiled: cm,
 		pages:    pages,
 		spec:     spec,
-		base:     baseConfig(spec),
+		base:     baseConfig(spec).WithStartFunctions(), // _start is called by Serve, after timing the instantiation
 		slots:    newSlots(spec.MaxInstances, spec.MaxQueue),
 		tracker:  tracker{service: spec.Service, version: spec.Version, live: map[*liveInstance]struct{}{}},
 	}
@@ -66,9 +69,8 @@ func withDefaults(spec sandbox.Spec) sandbox.Spec {
 	if spec.MaxInstances <= 0 {
 		spec.MaxInstances = DefaultMaxInstances
 	}
-	if spec.MaxQueue <= 0 {
-		spec.MaxQueue = 10 * spec.MaxInstances
-	}
+	// MaxQueue stays 0 or less for the default: the queue then follows
+	// MaxInstances (queuePerSlot per slot), also when SetScale changes it.
 	if spec.Logs == nil {
 		spec.Logs = discardLogs
 	}
@@ -104,6 +106,7 @@ func baseConfig(spec sandbox.Spec) wazero.ModuleConfig {
 
 // Serve runs one request in a fresh instance.
 func (r *wagiRunner) Serve(ctx context.Context, req *sandbox.Request) (*sandbox.Response, error) {
+	r.requests.Add(1)
 	if err := r.slots.acquire(ctx, r.spec.Timeout); err != nil {
 		return nil, err
 	}
@@ -129,10 +132,7 @@ func (r *wagiRunner) Serve(ctx context.Context, req *sandbox.Request) (*sandbox.
 	st.begin(req, nil)
 	ictx := experimental.WithMemoryAllocator(withState(ctx, st), memoryAllocator)
 
-	mod, err := r.e.rt.InstantiateModule(ictx, r.compiled, cfg)
-	if mod != nil {
-		_ = mod.Close(context.Background())
-	}
+	err := r.instantiateAndRun(ictx, cfg)
 	st.end()
 	errw.flush()
 	if err != nil || out.overflow {
@@ -149,10 +149,56 @@ func (r *wagiRunner) Serve(ctx context.Context, req *sandbox.Request) (*sandbox.
 	return resp, nil
 }
 
+// instantiateAndRun creates the request's instance, then runs its _start.
+// The two are apart (as wazero's InstantiateModule would do them, with its
+// errors) so the instantiation alone is timed for OnColdStart and its
+// failures count as start failures in Health.
+func (r *wagiRunner) instantiateAndRun(ctx context.Context, cfg wazero.ModuleConfig) error {
+	var began time.Time
+	if r.spec.OnColdStart != nil {
+		began = time.Now()
+	}
+	mod, err := r.e.rt.InstantiateModule(ctx, r.compiled, cfg)
+	if err == nil {
+		err = r.fault.get()
+	}
+	if err != nil {
+		if mod != nil {
+			_ = mod.Close(context.Background())
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		ge := &sandbox.GuestError{Kind: "start", Detail: "instantiating: " + firstLine(err.Error())}
+		r.health.failed(ge)
+		return ge
+	}
+	r.health.ok()
+	if r.spec.OnColdStart != nil {
+		r.spec.OnColdStart(time.Since(began))
+	}
+	_, err = mod.ExportedFunction("_start").Call(ctx)
+	_ = mod.Close(context.Background())
+	if err == nil {
+		return nil
+	}
+	if exit, ok := err.(*sys.ExitError); ok {
+		if exit.ExitCode() == 0 {
+			return nil
+		}
+		return err
+	}
+	return fmt.Errorf("module[] function[_start] failed: %w", err)
+}
+
 // classify maps an instantiation error to the sandbox error classes.
 func (r *wagiRunner) classify(ctx context.Context, err error, out *cappedBuffer) error {
 	if out.overflow {
 		return &sandbox.GuestError{Kind: "output", Detail: fmt.Sprintf("the response is larger than %d bytes ([limits] response)", r.spec.MaxOutput)}
+	}
+	var ge *sandbox.GuestError
+	if errors.As(err, &ge) && ge.Kind == "start" {
+		return err
 	}
 	return runError(ctx, err, r.spec.Timeout)
 }
@@ -192,73 +238,6 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-// slots bounds concurrent instances and the queue of requests waiting for one.
-type slots struct {
-	sem      chan struct{}
-	waiting  atomic.Int64
-	maxQueue int64
-	closed   atomic.Bool
-	inflight sync.WaitGroup
-	mu       sync.RWMutex // held for reading while admitting, for writing by close
-}
-
-func newSlots(max, queue int) slots {
-	return slots{sem: make(chan struct{}, max), maxQueue: int64(queue)}
-}
-
-func (s *slots) acquire(ctx context.Context, wait time.Duration) error {
-	s.mu.RLock()
-	if s.closed.Load() {
-		s.mu.RUnlock()
-		return sandbox.ErrClosed
-	}
-	s.inflight.Add(1)
-	s.mu.RUnlock()
-	select {
-	case s.sem <- struct{}{}:
-		return nil
-	default:
-	}
-	if s.waiting.Add(1) > s.maxQueue {
-		s.waiting.Add(-1)
-		s.inflight.Done()
-		return fmt.Errorf("%w: all %d instances are busy and %d requests are waiting", sandbox.ErrNoCapacity, cap(s.sem), s.maxQueue)
-	}
-	defer s.waiting.Add(-1)
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case s.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		s.inflight.Done()
-		return ctx.Err()
-	case <-t.C:
-		s.inflight.Done()
-		return fmt.Errorf("%w: no instance became free within %s", sandbox.ErrNoCapacity, wait)
-	}
-}
-
-func (s *slots) release() {
-	<-s.sem
-	s.inflight.Done()
-}
-
-// close refuses new requests and waits for admitted ones until ctx is done.
-func (s *slots) close(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed.Store(true)
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("wasm: close with requests in flight: %w", ctx.Err())
-	}
 }
 
 // tracker records live instances for `mote ps`.
