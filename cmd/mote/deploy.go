@@ -8,13 +8,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mote-run/mote/api"
 	"github.com/mote-run/mote/client"
 	"github.com/mote-run/mote/internal/builder"
 	"github.com/mote-run/mote/internal/manifest"
 )
 
 func deployCmd(g *globals) *cobra.Command {
-	var noBuild bool
+	var (
+		noBuild, noTraffic bool
+		tag                string
+	)
 	cmd := &cobra.Command{
 		Use:   "deploy [PATH]",
 		Short: "Deploy a service: build if needed, upload, serve",
@@ -22,25 +26,44 @@ func deployCmd(g *globals) *cobra.Command {
 default "."). The manifest is checked first, with every problem reported by line.
 If the module is missing or older than its sources, [build] runs. Then the
 module and package files are uploaded (only those the node lacks), a new
-version is made, and all of the service's traffic switches to it. Deploying
-the same content again reports "unchanged" and makes no version.`,
+version is made, and all of the service's traffic switches to it (versions
+that had a share finish the requests they started). Deploying the same content
+again reports "unchanged" and makes no version.
+
+With --no-traffic the new version takes no requests and the traffic split
+stays as it was; --tag gives the version a tag, so it can be tried at
+ROUTE@TAG (or with the header X-Mote-Tag: TAG) before 'mote traffic' gives it
+a share.`,
 		Example: `  mote deploy
   mote deploy examples/hello-c
-  mote deploy ./svc/mote.toml --no-build`,
+  mote deploy ./svc/mote.toml --no-build
+  mote deploy --no-traffic --tag canary`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := "."
 			if len(args) == 1 {
 				path = args[0]
 			}
-			return deploy(cmd.Context(), g, path, !noBuild)
+			var opts []client.DeployOption
+			if noTraffic {
+				opts = append(opts, client.NoTraffic())
+			}
+			if tag != "" {
+				if err := api.CheckTag(tag); err != nil {
+					return fmt.Errorf("--tag: %s", err.(*api.Error).Message)
+				}
+				opts = append(opts, client.Tag(tag))
+			}
+			return deploy(cmd.Context(), g, path, !noBuild, opts...)
 		},
 	}
 	cmd.Flags().BoolVar(&noBuild, "no-build", false, "never run [build], even when the module is missing or stale")
+	cmd.Flags().BoolVar(&noTraffic, "no-traffic", false, "keep the traffic split: the new version takes no requests")
+	cmd.Flags().StringVar(&tag, "tag", "", "tag the new version: it is served at ROUTE@TAG and with X-Mote-Tag: TAG")
 	return cmd
 }
 
-func deploy(ctx context.Context, g *globals, path string, allowBuild bool) error {
+func deploy(ctx context.Context, g *globals, path string, allowBuild bool, opts ...client.DeployOption) error {
 	s, err := loadService(path)
 	if err != nil {
 		return err
@@ -59,21 +82,32 @@ func deploy(ctx context.Context, g *globals, path string, allowBuild bool) error
 		return err
 	}
 	var uploaded atomic.Int64
-	res, err := c.Deploy(ctx, pkg,
-		client.OnBlob(func(b client.BlobEvent) {
-			if b.Uploaded {
-				uploaded.Add(b.Size)
-			}
-		}))
+	opts = append(opts, client.OnBlob(func(b client.BlobEvent) {
+		if b.Uploaded {
+			uploaded.Add(b.Size)
+		}
+	}))
+	res, err := c.Deploy(ctx, pkg, opts...)
 	if err != nil {
 		return err
 	}
+	svc, n := res.Service, res.Version.Number
+	tag := tagOf(svc.Traffic, n)
 	if res.Unchanged {
-		fmt.Fprintf(g.stdout, "%s is unchanged: version %d already serves this artifact\n  %s\n", res.Service.Name, res.Version.Number, res.Service.URL)
-		return nil
+		fmt.Fprintf(g.stdout, "%s is unchanged: version %d already has this artifact\n", svc.Name, n)
+	} else {
+		fmt.Fprintf(g.stdout, "Deployed %s version %d (%s, %s uploaded)", svc.Name, n, shortDigest(res.Version.Digest), humanBytes(uploaded.Load()))
+		if w := weightOf(svc.Traffic, n); w < 100 {
+			fmt.Fprintf(g.stdout, " with %d%% of the traffic", w)
+		}
+		fmt.Fprintln(g.stdout)
 	}
-	fmt.Fprintf(g.stdout, "Deployed %s version %d (%s, %s uploaded)\n  %s\n",
-		res.Service.Name, res.Version.Number, shortDigest(res.Version.Digest), humanBytes(uploaded.Load()), res.Service.URL)
+	switch {
+	case tag != "" && svc.URL != "":
+		fmt.Fprintf(g.stdout, "  %s (tagged %s: %s)\n", svc.URL, tag, tagURL(svc.URL, tag))
+	case svc.URL != "":
+		fmt.Fprintf(g.stdout, "  %s\n", svc.URL)
+	}
 	return nil
 }
 

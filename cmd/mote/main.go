@@ -140,7 +140,7 @@ MOTE_ADDR and authenticated with --token, MOTE_TOKEN or DATA/admin.token.`,
 		}
 	}
 	add("node", upCmd(g), demoCmd(g))
-	add("services", deployCmd(g), lsCmd(g), psCmd(g), inspectCmd(g), versionsCmd(g), logsCmd(g), invokeCmd(g), configCmd(g), rmCmd(g))
+	add("services", deployCmd(g), lsCmd(g), psCmd(g), inspectCmd(g), versionsCmd(g), trafficCmd(g), rollbackCmd(g), scaleCmd(g), logsCmd(g), invokeCmd(g), configCmd(g), rmCmd(g))
 	add("services", applyCmd(g))
 	add("api", plansCmd(g), keysCmd(g), jwtCmd(g), statsCmd(g), docsCmd(g), lifecycleCmd(g))
 	add("develop", newCmd(g), buildCmd(g), runCmd(g))

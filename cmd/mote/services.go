@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -90,25 +93,71 @@ func lsCmd(g *globals) *cobra.Command {
 }
 
 func psCmd(g *globals) *cobra.Command {
-	return listing(g, &cobra.Command{
+	var o output
+	cmd := &cobra.Command{
 		Use:   "ps [NAME]",
-		Short: "List running instances, of one service or all",
-		Long: `List running instances. A WAGI service runs a fresh instance per request, so
-its instances are the requests in flight.`,
+		Short: "List running instances, of one service or all, by version",
+		Long: `List running instances, grouped by service and version (newest first). A WAGI
+service runs a fresh instance per request, so its instances are the requests
+in flight. With NAME, a summary comes first: each routed or draining version
+with its share of the traffic, tag, state and number of instances.`,
 		Example: `  mote ps
+  mote ps hello
   mote ps hello -o json`,
 		Args: cobra.MaximumNArgs(1),
-	}, "ID\tSERVICE\tVERSION\tSTATE\tAGE\tREQUESTS\tREQUEST",
-		func(ctx context.Context, c *client.Client, args []string) ([]api.Instance, error) {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
 			name := ""
 			if len(args) == 1 {
 				name = args[0]
 			}
-			return c.Instances(ctx, name)
+			insts, err := c.Instances(ctx, name)
+			if err != nil {
+				return err
+			}
+			slices.SortStableFunc(insts, func(a, b api.Instance) int {
+				return cmp.Or(strings.Compare(a.Service, b.Service), cmp.Compare(b.Version, a.Version), a.Started.Compare(b.Started))
+			})
+			if o == "json" {
+				return writeJSON(g.stdout, insts)
+			}
+			if name != "" {
+				vs, err := c.Versions(ctx, name)
+				if err != nil {
+					return err
+				}
+				count := map[int]int{}
+				for _, in := range insts {
+					count[in.Version]++
+				}
+				var rows [][]string
+				for _, v := range vs {
+					if v.State == api.VersionStandby && count[v.Number] == 0 {
+						continue
+					}
+					rows = append(rows, []string{strconv.Itoa(v.Number), fmt.Sprintf("%d%%", v.Weight), orDash(v.Tag), v.State, strconv.Itoa(count[v.Number])})
+				}
+				if err := table(g.stdout, "VERSION\tTRAFFIC\tTAG\tSTATE\tINSTANCES", rows); err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout)
+			}
+			rows := make([][]string, 0, len(insts))
+			for _, in := range insts {
+				rows = append(rows, []string{in.ID, in.Service, fmt.Sprint(in.Version), in.State, age(in.Started), fmt.Sprint(in.Requests), in.RequestID})
+			}
+			return table(g.stdout, "ID\tSERVICE\tVERSION\tSTATE\tAGE\tREQUESTS\tREQUEST", rows)
 		},
-		func(in api.Instance) []string {
-			return []string{in.ID, in.Service, fmt.Sprint(in.Version), in.State, age(in.Started), fmt.Sprint(in.Requests), in.RequestID}
-		})
+	}
+	addOutputFlag(cmd, &o)
+	return cmd
 }
 
 func inspectCmd(g *globals) *cobra.Command {
@@ -132,25 +181,27 @@ func inspectCmd(g *globals) *cobra.Command {
 }
 
 func versionsCmd(g *globals) *cobra.Command {
-	weight := map[int]int{} // version -> share of traffic, filled by fetch
 	return listing(g, &cobra.Command{
-		Use:     "versions NAME",
-		Short:   "List a service's versions, newest first",
-		Example: `  mote versions hello`,
-		Args:    cobra.ExactArgs(1),
-	}, "VERSION\tTRAFFIC\tDIGEST\tABI\tSIZE\tCREATED",
-		func(ctx context.Context, c *client.Client, args []string) ([]api.Version, error) {
-			d, err := c.Service(ctx, args[0])
-			if err != nil {
-				return nil, err
-			}
-			for _, t := range d.Traffic {
-				weight[t.Version] = t.Weight
-			}
-			return d.Versions, nil
+		Use:   "versions NAME",
+		Short: "List a service's versions, newest first, with their traffic and state",
+		Long: `List a service's versions, newest first: each one's share of the traffic, tag
+and state:
+
+  serving     takes a share of the requests
+  tagged      no share, but reachable by its tag (ROUTE@TAG, X-Mote-Tag)
+  standby     not routed; 'mote traffic' or 'mote rollback' can route it
+  unhealthy   routed, but its instances keep failing
+  draining    just left the split; finishing the requests it started`,
+		Example: `  mote versions hello
+  mote versions hello -o json`,
+		Args: cobra.ExactArgs(1),
+	}, "VERSION\tTRAFFIC\tTAG\tSTATE\tDIGEST\tABI\tSIZE\tCREATED",
+		func(ctx context.Context, c *client.Client, args []string) ([]api.VersionStatus, error) {
+			return c.Versions(ctx, args[0])
 		},
-		func(v api.Version) []string {
-			return []string{fmt.Sprint(v.Number), fmt.Sprintf("%d%%", weight[v.Number]), shortDigest(v.Digest), v.ABI, humanBytes(v.Size), ago(v.Created)}
+		func(v api.VersionStatus) []string {
+			return []string{strconv.Itoa(v.Number), fmt.Sprintf("%d%%", v.Weight), orDash(v.Tag), v.State,
+				shortDigest(v.Digest), v.ABI, humanBytes(v.Size), ago(v.Created)}
 		})
 }
 

@@ -89,9 +89,9 @@ func TestListings(t *testing.T) {
 		if f := strings.Fields(lines[2]); f[0] != "1" || f[1] != "0%" {
 			t.Errorf("old version with 0%%: %q", lines[2])
 		}
-		var vs []api.Version
+		var vs []api.VersionStatus
 		decode(t, n.must(t, "versions", "guest", "-o", "json").stdout, &vs)
-		if len(vs) != 2 || vs[0].Number != 2 || vs[1].Number != 1 {
+		if len(vs) != 2 || vs[0].Number != 2 || vs[1].Number != 1 || vs[0].State != api.VersionServing || vs[0].Weight != 100 {
 			t.Errorf("versions JSON: %+v", vs)
 		}
 		n.fails(t, []string{"versions", "nosuch"}, "Error: no service named nosuch")
