@@ -26,14 +26,14 @@ type harness struct {
 	gw *gateway.Gateway
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	return newHarnessWith(t, func(d sandbox.Driver) sandbox.Driver { return d }, nil)
 }
 
 // newHarnessWith builds a harness whose driver is wrap(the wasm driver);
 // before, when set, runs on the store before the controller starts.
-func newHarnessWith(t *testing.T, wrap func(sandbox.Driver) sandbox.Driver, before func(*store.Store)) *harness {
+func newHarnessWith(t testing.TB, wrap func(sandbox.Driver) sandbox.Driver, before func(*store.Store)) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(t.Context(), store.Options{Dir: filepath.Join(dir, "store"), NoSync: true})
@@ -73,7 +73,7 @@ func newHarnessWith(t *testing.T, wrap func(sandbox.Driver) sandbox.Driver, befo
 	return &harness{c: c, st: st, gw: gw}
 }
 
-func (h *harness) upload(t *testing.T, b []byte) string {
+func (h *harness) upload(t testing.TB, b []byte) string {
 	t.Helper()
 	digest := "sha256:" + sha256hex(b)
 	if _, err := h.st.PutBlob(t.Context(), digest, bytesReader(b)); err != nil {

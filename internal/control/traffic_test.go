@@ -346,7 +346,9 @@ func TestSetScale(t *testing.T) {
 	if svc.Scale == nil || svc.Scale.Max == nil || *svc.Scale.Max != 3 || svc.Scale.Min != nil {
 		t.Fatalf("service scale %+v", svc.Scale)
 	}
+	h.c.mu.Lock()
 	vr := h.c.current["hello"].primary()
+	h.c.mu.Unlock()
 	vr.mu.Lock()
 	lo, hi := vr.min, vr.max
 	vr.mu.Unlock()
@@ -457,5 +459,29 @@ func TestZeroDowntime(t *testing.T) {
 	t.Logf("%d requests, %d failed", total.Load(), len(failures))
 	if total.Load() < 100 {
 		t.Errorf("only %d requests were made", total.Load())
+	}
+}
+
+// BenchmarkSetTraffic measures the time from a traffic change to the
+// gateway serving the new split: SetTraffic returns only then.
+func BenchmarkSetTraffic(b *testing.B) {
+	h := newHarness(b)
+	ctx := b.Context()
+	mod := h.upload(b, helloWasm)
+	for i := range 2 {
+		if _, err := h.c.Deploy(ctx, api.DeployRequest{Manifest: helloManifest + fmt.Sprintf("[env]\nRUN = \"%d\"\n", i), Module: mod}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	splits := [][]api.TrafficSplit{
+		{{Version: 1, Weight: 90}, {Version: 2, Weight: 10}},
+		{{Version: 1, Weight: 10}, {Version: 2, Weight: 90}},
+	}
+	i := 0
+	for b.Loop() {
+		if _, err := h.c.SetTraffic(ctx, "hello", splits[i%2]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

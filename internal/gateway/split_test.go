@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"math"
-	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"sync/atomic"
@@ -204,4 +203,15 @@ func BenchmarkPick(b *testing.B) {
 	}
 }
 
-var _ http.Handler = (*Gateway)(nil)
+// TestServiceRouteBeatsTagRoute: a service whose route looks like another's
+// tag route keeps it, whatever the order of the backends.
+func TestServiceRouteBeatsTagRoute(t *testing.T) {
+	tagged := Backend{Target: &Target{Service: "a", Route: "/a", Version: 1}, Weight: 100, Tag: "x"}
+	plain := Backend{Target: &Target{Service: "ax", Route: "/a@x", Version: 1}, Weight: 100}
+	for _, order := range [][]Backend{{tagged, plain}, {plain, tagged}} {
+		m, ok := NewTable(order).Lookup("/a@x/y")
+		if !ok || m.Service != "ax" || m.Tag != "" || m.Rest != "/y" {
+			t.Errorf("Lookup = %+v, %v; want service ax", m, ok)
+		}
+	}
+}

@@ -68,7 +68,8 @@ type tagged struct {
 // NewTable builds a table from every service's backends. A service's
 // route is its first backend's. A service whose backends all have weight
 // zero is reachable only by its tags. Routes should be unique; a later
-// service's duplicate wins.
+// service's duplicate wins, and a service's route wins over another's tag
+// route ("/a@x" over the tag x of the service at "/a").
 func NewTable(backends []Backend) *Table {
 	t := &Table{byRoute: map[string]routeRef{}, byService: map[string]*entry{}}
 	routes := map[string]string{} // service -> route
@@ -78,7 +79,6 @@ func NewTable(backends []Backend) *Table {
 			e = &entry{service: b.Service}
 			t.byService[b.Service] = e
 			routes[b.Service] = b.Route
-			t.byRoute[b.Route] = routeRef{e: e, prefix: b.Route}
 		}
 		if b.Weight > 0 {
 			total := b.Weight
@@ -93,13 +93,22 @@ func NewTable(backends []Backend) *Table {
 		}
 		if b.Tag != "" {
 			e.tags = append(e.tags, tagged{b.Tag, b.Target})
-			tr := TagRoute(routes[b.Service], b.Tag)
-			t.byRoute[tr] = routeRef{e: e, prefix: tr, tag: b.Tag}
 		}
 	}
-	for _, e := range t.byService {
+	for _, b := range backends {
+		if e := t.byService[b.Service]; routes[b.Service] == b.Route {
+			t.byRoute[b.Route] = routeRef{e: e, prefix: b.Route}
+		}
+	}
+	for name, e := range t.byService {
 		if e.primary == nil && len(e.tags) > 0 {
 			e.primary = e.tags[0].target
+		}
+		for _, tt := range e.tags {
+			tr := TagRoute(routes[name], tt.tag)
+			if _, taken := t.byRoute[tr]; !taken {
+				t.byRoute[tr] = routeRef{e: e, prefix: tr, tag: tt.tag}
+			}
 		}
 	}
 	return t
