@@ -136,6 +136,7 @@ func (c *Controller) Deploy(ctx context.Context, req api.DeployRequest) (res api
 	if !exists {
 		svc = api.Service{Name: m.Name, Created: now}
 	}
+	seedStable(&svc)
 	svc.Latest = v.Number
 	svc.Updated = now
 	routedNew := true

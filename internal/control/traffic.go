@@ -54,6 +54,7 @@ func (c *Controller) Rollback(ctx context.Context, name string) (api.Service, er
 	c.deployMu.Lock()
 	defer c.deployMu.Unlock()
 	return c.updateLocked(ctx, name, "rollback", func(svc *api.Service) error {
+		seedStable(svc)
 		target, stable, err := rollbackTarget(*svc)
 		if err != nil {
 			return err
@@ -251,12 +252,24 @@ func (c *Controller) setSplit(ctx context.Context, svc *api.Service, split []api
 			return err
 		}
 	}
+	seedStable(svc)
 	svc.Traffic = slices.Clone(split)
 	svc.Version, svc.Route, svc.ABI, svc.Digest = serving, m.Route, primary.ABI, primary.Digest
 	if weight == 100 {
 		svc.Stable = pushStable(svc.Stable, serving)
 	}
 	return nil
+}
+
+// seedStable starts the Stable list of a record written before there was
+// one, with the version that has all of the traffic, so that the first
+// Rollback after a change can go back to it.
+func seedStable(svc *api.Service) {
+	if len(svc.Stable) == 0 && len(svc.Traffic) > 0 {
+		if sole := soleVersion(svc.Traffic); sole != 0 {
+			svc.Stable = []int{sole}
+		}
+	}
 }
 
 // pushStable records that version got all of the traffic.

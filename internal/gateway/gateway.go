@@ -142,8 +142,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.serve(w, r, tg, routeOf(m.Prefix), m.Rest, tag, id, start, true)
 }
 
-// noTag is the answer to a request for a tag no version has.
+// noTag is the answer to a request for a tag no version has, or, when tag
+// is "", for a service none of whose versions takes traffic (they failed
+// to load).
 func noTag(service, tag string) *api.Error {
+	if tag == "" {
+		return api.Errorf(api.CodeNotReady, "no version of %s can take requests now; its logs say why", service)
+	}
 	return api.Errorf(api.CodeNotFound, "no version of %s is tagged %q", service, truncate(tag, 40))
 }
 
@@ -160,7 +165,7 @@ func (g *Gateway) ServeService(w http.ResponseWriter, r *http.Request, service, 
 	tag := r.Header.Get(api.HeaderTag)
 	tg, ok := g.table.Load().Pick(service, tag)
 	if !ok {
-		if _, known := g.table.Load().Service(service); known && tag != "" {
+		if _, known := g.table.Load().Service(service); known {
 			WriteError(w, noTag(service, tag))
 			return
 		}

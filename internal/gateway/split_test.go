@@ -215,3 +215,18 @@ func TestServiceRouteBeatsTagRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestNoWeightedVersion: when no version of a service takes traffic (the
+// weighted ones failed to load), plain requests get 503 and tags still work.
+func TestNoWeightedVersion(t *testing.T) {
+	g := New(Options{})
+	tb, _ := splitTable("/svc", []int{0}, map[int]string{1: "canary"})
+	g.SetTable(tb)
+	for path, want := range map[string]int{"/svc/x": 503, "/svc@canary/x": 200} {
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s: %d, want %d", path, rec.Code, want)
+		}
+	}
+}

@@ -56,7 +56,7 @@ type entry struct {
 	service string
 	targets []*Target // weight > 0, in the order given
 	cum     []int     // cumulative weights; cum[len-1] is the total
-	primary *Target   // the largest weight (the first on a tie)
+	primary *Target   // the largest weight (the last given on a tie)
 	tags    []tagged  // few: a linear scan beats a map
 }
 
@@ -87,7 +87,7 @@ func NewTable(backends []Backend) *Table {
 			}
 			e.targets = append(e.targets, b.Target)
 			e.cum = append(e.cum, total)
-			if e.primary == nil || b.Weight > weightOf(e, e.primary) {
+			if e.primary == nil || b.Weight >= weightOf(e, e.primary) {
 				e.primary = b.Target
 			}
 		}
@@ -138,11 +138,12 @@ func TagRoute(route, tag string) string {
 }
 
 // pick chooses a target for one request: by weight, with a random draw
-// over the cumulative weights. It allocates nothing.
+// over the cumulative weights; nil when no version has a weight. It
+// allocates nothing.
 func (e *entry) pick() *Target {
 	switch len(e.targets) {
 	case 0:
-		return e.primary
+		return nil
 	case 1:
 		return e.targets[0]
 	}
@@ -169,7 +170,7 @@ func (e *entry) tagged(tag string) (*Target, bool) {
 func (t *Table) Len() int { return len(t.byService) }
 
 // Service returns a service's serving target: the version with the
-// largest weight.
+// largest weight (the last given on a tie), else a tagged one.
 func (t *Table) Service(name string) (*Target, bool) {
 	e, ok := t.byService[name]
 	if !ok || e.primary == nil {
