@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -380,9 +381,17 @@ func TestSetScale(t *testing.T) {
 
 // TestZeroDowntime keeps 8 clients busy while versions are deployed,
 // traffic is split and moved, tags change, the scale changes and
-// rollbacks happen: every request must succeed.
+// rollbacks happen: every request must succeed. It runs with runners that
+// change their bounds live and with runners that are replaced instead.
 func TestZeroDowntime(t *testing.T) {
-	h := newHarness(t)
+	t.Run("live scale", func(t *testing.T) { zeroDowntime(t, newHarness(t)) })
+	t.Run("reloaded runners", func(t *testing.T) {
+		d := &plainDriver{}
+		zeroDowntime(t, newHarnessWith(t, func(inner sandbox.Driver) sandbox.Driver { d.Driver = inner; return d }, nil))
+	})
+}
+
+func zeroDowntime(t *testing.T, h *harness) {
 	ctx := t.Context()
 	mod := h.upload(t, helloWasm)
 	deploy := func(i int, noTraffic bool) {
@@ -483,5 +492,46 @@ func BenchmarkSetTraffic(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// plainDriver hides every method of its runners but sandbox.Runner's, as
+// a driver whose runners cannot change their bounds live.
+type plainDriver struct{ specDriver }
+
+type plainRunner struct{ sandbox.Runner }
+
+func (d *plainDriver) Load(ctx context.Context, spec sandbox.Spec) (sandbox.Runner, error) {
+	r, err := d.specDriver.Load(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	return plainRunner{r}, nil
+}
+
+// TestSetScaleReloadsRunner: a runner that cannot change its bounds is
+// replaced by one loaded with the new ones, while requests keep succeeding.
+func TestSetScaleReloadsRunner(t *testing.T) {
+	d := &plainDriver{}
+	h := newHarnessWith(t, func(inner sandbox.Driver) sandbox.Driver { d.Driver = inner; return d }, nil)
+	ctx := t.Context()
+	mod := h.upload(t, helloWasm)
+	if _, err := h.c.Deploy(ctx, api.DeployRequest{Manifest: helloManifest, Module: mod}); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := h.get(t, "/hello", nil); s != 200 {
+		t.Fatalf("GET: %d", s)
+	}
+	if _, err := h.c.SetScale(ctx, "hello", &api.Scale{Max: ptr(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := h.get(t, "/hello", nil); s != 200 {
+		t.Fatalf("GET after the scale change: %d", s)
+	}
+	d.mu.Lock()
+	n := len(d.specs)
+	d.mu.Unlock()
+	if s := d.last(t); n != 2 || s.MaxInstances != 3 {
+		t.Errorf("%d loads, the last with max %d; want a reload with max 3", n, s.MaxInstances)
 	}
 }
