@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -229,4 +230,44 @@ func TestNoWeightedVersion(t *testing.T) {
 			t.Errorf("GET %s: %d, want %d", path, rec.Code, want)
 		}
 	}
+}
+
+// FuzzLookup: any path either matches nothing or splits into a route
+// prefix and the rest, and a tag route always names a tag of its service.
+func FuzzLookup(f *testing.F) {
+	for _, p := range []string{"/", "/svc", "/svc@canary/x", "/@canary", "/svc@", "/svc@@x", "//svc", "/svc@canary@x/y"} {
+		f.Add(p)
+	}
+	tb := NewTable([]Backend{
+		{Target: &Target{Service: "svc", Route: "/svc", Version: 1}, Weight: 100, Tag: "canary"},
+		{Target: &Target{Service: "root", Route: "/", Version: 1}, Weight: 50},
+		{Target: &Target{Service: "root", Route: "/", Version: 2}, Weight: 50, Tag: "canary"},
+		{Target: &Target{Service: "deep", Route: "/a/b", Version: 3}, Tag: "x"},
+		{Target: &Target{Service: "deep", Route: "/a/b", Version: 4}, Weight: 100},
+	})
+	f.Fuzz(func(t *testing.T, path string) {
+		if !strings.HasPrefix(path, "/") {
+			return // request paths start with "/"
+		}
+		m, ok := tb.Lookup(path)
+		if !ok {
+			return
+		}
+		if m.Prefix == "/" {
+			// The root route leaves the path whole (a leading "//" may
+			// lose one slash).
+			if !strings.HasSuffix(path, m.Rest) || !strings.HasPrefix(m.Rest, "/") {
+				t.Fatalf("root match of %q: rest %q", path, m.Rest)
+			}
+		} else if m.Prefix+m.Rest != path || (m.Rest != "" && m.Rest[0] != '/') {
+			t.Fatalf("%q split into %q + %q", path, m.Prefix, m.Rest)
+		}
+		tg, ok := m.Pick("")
+		if m.Tag != "" && (!ok || tg == nil) {
+			t.Fatalf("tag route %q picks nothing", m.Prefix)
+		}
+		if ok && tg.Service != m.Service {
+			t.Fatalf("%q: match for %s picked %s", path, m.Service, tg.Service)
+		}
+	})
 }
