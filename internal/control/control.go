@@ -61,9 +61,10 @@ type Options struct {
 	// nil uses package capability's default client.
 	HTTPClient *http.Client
 	// Unhealthy, when set, reports whether a health tracker marked a
-	// routed version unhealthy (its instances keep failing); Versions
-	// then reports it as api.VersionUnhealthy. A version whose module
-	// failed to load is unhealthy regardless.
+	// routed version unhealthy (e.g. a 5xx ratio over a threshold);
+	// Versions then reports it as api.VersionUnhealthy. A version whose
+	// module failed to load, or whose last 3 instance starts failed
+	// (sandbox.HealthReporter), is unhealthy regardless.
 	Unhealthy func(service string, version int) bool
 }
 

@@ -381,9 +381,10 @@ func (c *Controller) Versions(ctx context.Context, name string) ([]api.VersionSt
 }
 
 // unhealthy reports whether a routed version is unhealthy: its module
-// failed to load, or the health tracker (Options.Unhealthy) says so.
+// failed to load or its instances keep failing to start, or the health
+// tracker (Options.Unhealthy) says so.
 func (c *Controller) unhealthy(service string, version int, vr *versionRunner) bool {
-	if vr != nil && vr.loadFailed() {
+	if vr != nil && vr.failing() {
 		return true
 	}
 	return c.opts.Unhealthy != nil && c.opts.Unhealthy(service, version)

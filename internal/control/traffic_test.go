@@ -535,3 +535,57 @@ func TestSetScaleReloadsRunner(t *testing.T) {
 		t.Errorf("%d loads, the last with max %d; want a reload with max 3", n, s.MaxInstances)
 	}
 }
+
+// sickDriver's runners report that their last instance starts failed.
+type sickDriver struct{ sandbox.Driver }
+
+type sickRunner struct{ sandbox.Runner }
+
+func (sickRunner) Health() sandbox.Health {
+	return sandbox.Health{ConsecutiveStartFailures: unhealthyStartFailures, LastError: "trap in _initialize"}
+}
+
+func (d sickDriver) Load(ctx context.Context, spec sandbox.Spec) (sandbox.Runner, error) {
+	r, err := d.Driver.Load(ctx, spec)
+	if err != nil || spec.Version != 2 {
+		return r, err
+	}
+	return sickRunner{r}, nil
+}
+
+func TestVersionStates(t *testing.T) {
+	h := newHarnessWith(t, func(inner sandbox.Driver) sandbox.Driver { return sickDriver{inner} }, nil)
+	ctx := t.Context()
+	mod := h.upload(t, helloWasm)
+	for i, noTraffic := range []bool{false, true, true} {
+		m := helloManifest + fmt.Sprintf("[env]\nRUN = \"%d\"\n", i)
+		tag := ""
+		if i == 1 {
+			tag = "canary"
+		}
+		if _, err := h.c.Deploy(ctx, api.DeployRequest{Manifest: m, Module: mod, NoTraffic: noTraffic, Tag: tag}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	states := func() []string {
+		vs, err := h.c.Versions(ctx, "hello")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, v := range vs {
+			out = append(out, fmt.Sprintf("%d:%s", v.Number, v.State))
+		}
+		return out
+	}
+	// Version 2 was loaded by its deploy, and its starts fail.
+	if got, want := states(), []string{"3:standby", "2:unhealthy", "1:serving"}; !slices.Equal(got, want) {
+		t.Errorf("states %v, want %v", got, want)
+	}
+	h.c.opts.Unhealthy = func(service string, version int) bool { return service == "hello" && version == 1 }
+	if got, want := states(), []string{"3:standby", "2:unhealthy", "1:unhealthy"}; !slices.Equal(got, want) {
+		t.Errorf("with the health tracker: states %v, want %v", got, want)
+	}
+	_, err := h.c.Versions(ctx, "nosuch")
+	wantCode(t, err, api.CodeNotFound, "no service named nosuch")
+}

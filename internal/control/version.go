@@ -169,6 +169,9 @@ func (vr *versionRunner) load(ctx context.Context) (sandbox.Runner, *os.Root, er
 			MaxResponse: int64(m.Limits.Response),
 		}),
 	}
+	if vr.c.opts.Metrics != nil {
+		spec.OnColdStart = vr.c.opts.Metrics.ColdStartFunc(m.Wasm.ABI)
+	}
 	if len(v.Files) > 0 {
 		root, err = vr.c.materialize(ctx, v)
 		if err != nil {
@@ -258,11 +261,22 @@ func (vr *versionRunner) minInstances() int {
 	return vr.min
 }
 
-// loadFailed reports whether the version's last load failed.
-func (vr *versionRunner) loadFailed() bool {
+// unhealthyStartFailures is how many instance starts in a row must fail
+// for a version to be unhealthy.
+const unhealthyStartFailures = 3
+
+// failing reports whether the version cannot start instances: its last
+// load failed, or its runner's last unhealthyStartFailures instance starts
+// did (sandbox.HealthReporter).
+func (vr *versionRunner) failing() bool {
 	vr.mu.Lock()
-	defer vr.mu.Unlock()
-	return vr.loadErr != nil
+	r, failed := vr.runner, vr.loadErr != nil
+	vr.mu.Unlock()
+	if failed {
+		return true
+	}
+	hr, ok := r.(sandbox.HealthReporter)
+	return ok && hr.Health().ConsecutiveStartFailures >= unhealthyStartFailures
 }
 
 // Instances implements sandbox.Runner.
