@@ -1,6 +1,8 @@
 // Package gateway is mote's public HTTP front door: it refuses ambiguous
 // framing, routes a request by the longest matching route prefix to a
-// service's runner, applies the service's policy (lifecycle, IP rules,
+// service, picks one of the service's versions per request (by weight, or
+// by tag: the route ROUTE@TAG or the header X-Mote-Tag), applies the
+// version's policy (lifecycle, IP rules,
 // CORS, API keys with their plans' rate limits and quotas, JWT, OpenAPI
 // validation), enforces the body limit, tags every response with
 // X-Request-Id, records analytics, and turns failures into the JSON errors
@@ -336,13 +338,15 @@ func (g *Gateway) failure(ctx context.Context, tg *Target, id, method, path stri
 }
 
 // Call serves a request from another service (the call capability) with
-// the named service's current version, in-process: it sets req.Route to
-// the callee's route, enforces the callee's body limit and counts the
-// request in the callee's metrics; failures go to the callee's logs as
-// they do for requests through ServeHTTP. req.RawPath and req.RawQuery are
-// below the callee's route; req.ID is the caller's request id. Errors:
-// sandbox.ErrNotFound when no such service is serving, sandbox.ErrTooLarge
-// for a body over the callee's limit, and the runner's errors.
+// a version of the named service picked as for a client's request (by
+// weight, or by an X-Mote-Tag header in req.Header), in-process: it sets
+// req.Route to the callee's route, enforces the callee's body limit and
+// counts the request in the callee's metrics; failures go to the callee's
+// logs as they do for requests through ServeHTTP. req.RawPath and
+// req.RawQuery are below the callee's route; req.ID is the caller's
+// request id. Errors: sandbox.ErrNotFound when no such service is serving
+// or no version has the tag, sandbox.ErrTooLarge for a body over the
+// callee's limit, and the runner's errors.
 func (g *Gateway) Call(ctx context.Context, service string, req *sandbox.Request) (*sandbox.Response, error) {
 	start := time.Now()
 	tag := req.Header.Get(api.HeaderTag)
