@@ -2,14 +2,14 @@
 // framing, routes a request by the longest matching route prefix to a
 // service, picks one of the service's versions per request (by weight, or
 // by tag: the route ROUTE@TAG or the header X-Mote-Tag), applies the
-// version's policy (lifecycle, IP rules,
-// CORS, API keys with their plans' rate limits and quotas, JWT, OpenAPI
-// validation), enforces the body limit, tags every response with
-// X-Request-Id, records analytics, and turns failures into the JSON errors
-// of PRODUCT.md (400 bad request, 401/403 auth, 404 unknown route, 410
-// retired, 413 body too large, 429 over a limit, 502 guest failed, 503 no
-// capacity, 504 guest timed out). Call serves the same
-// routes to other services' guests, in-process (the call capability).
+// version's policy (lifecycle, IP rules, CORS, API keys with their plans'
+// rate limits and quotas, JWT, OpenAPI validation), enforces the body
+// limit, tags every response with X-Request-Id, records analytics, and
+// turns failures into the JSON errors of PRODUCT.md (400 bad request,
+// 401/403 auth, 404 unknown route or tag, 410 retired, 413 body too large,
+// 429 over a limit, 502 guest failed, 503 no capacity, 504 guest timed
+// out). Call serves the same routes to other services' guests, in-process
+// (the call capability).
 package gateway
 
 import (
