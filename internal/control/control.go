@@ -1,7 +1,11 @@
-// Package control turns desired state into running services. Deploy and
-// Remove change the desired state in the store; a reconcile loop (Run)
-// watches the store and makes the gateway's route table match it, loading
-// each version through the sandbox driver.
+// Package control turns desired state into running services. Deploy,
+// SetTraffic, Rollback, SetScale, SetLifecycle and Remove change the
+// desired state in the store (the service record, written with
+// compare-and-set); a reconcile loop (Run) watches the store and makes the
+// gateway's route table match it: one runner per routed version (every
+// version with a share of the traffic or a tag), each loaded through the
+// sandbox driver. A version that leaves the split drains: requests it
+// started finish on it. Each change returns once the node serves it.
 //
 // The store is the only source of truth: a node that restarts rebuilds its
 // routes from the watch alone. Versions are loaded lazily — a route is
