@@ -132,7 +132,7 @@ func TestCallLoopEnds(t *testing.T) {
 	g := gateway.New(gateway.Options{Logs: logs})
 	h := New(Options{Service: "loop", Allow: manifest.Allow{Call: []string{"loop"}}, Caller: g, Logs: logs})
 	deepest := 0
-	g.SetTable(gateway.NewTable([]*gateway.Target{{Service: "loop", Route: "/loop", Runner: loopRunner{host: h, deepest: &deepest}}}))
+	g.SetTable(gateway.NewTable([]gateway.Backend{{Target: &gateway.Target{Service: "loop", Route: "/loop", Runner: loopRunner{host: h, deepest: &deepest}}, Weight: 100}}))
 
 	resp, err := g.Call(t.Context(), "loop", &sandbox.Request{ID: "req-1", Method: "GET"})
 	if err != nil {
