@@ -101,6 +101,7 @@ func (h *handler) createPlan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logger.Info("plan created", "plan", p.Name, "rate", p.Rate, "burst", p.Burst, "quota", p.Quota)
+	h.applied(r.Context(), func(ix *apikey.Index) bool { q, ok := ix.Plan(p.Name); return ok && q.Updated.Equal(p.Updated) })
 	writeJSON(w, http.StatusCreated, p)
 }
 
@@ -155,6 +156,7 @@ func (h *handler) updatePlan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logger.Info("plan updated", "plan", p.Name, "rate", p.Rate, "burst", p.Burst, "quota", p.Quota)
+	h.applied(r.Context(), func(ix *apikey.Index) bool { q, ok := ix.Plan(p.Name); return ok && q.Updated.Equal(p.Updated) })
 	writeJSON(w, http.StatusOK, p)
 }
 
@@ -187,6 +189,7 @@ func (h *handler) deletePlan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logger.Info("plan removed", "plan", name)
+	h.applied(r.Context(), func(ix *apikey.Index) bool { _, ok := ix.Plan(name); return !ok })
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -295,6 +298,7 @@ func (h *handler) createKey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.logger.Info("api key created", "id", id, "app", req.App, "plan", req.Plan)
+		h.applied(r.Context(), func(ix *apikey.Index) bool { _, ok := ix.Key(id); return ok })
 		writeJSON(w, http.StatusCreated, api.KeySecret{Key: rec.Key, Secret: secret})
 		return
 	}
@@ -381,6 +385,7 @@ func (h *handler) revokeKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logger.Info("api key revoked", "id", id, "app", out.App)
+	h.applied(r.Context(), func(ix *apikey.Index) bool { k, ok := ix.Key(id); return !ok || k.Revoked != nil })
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -438,6 +443,7 @@ func (h *handler) rotateKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logger.Info("api key rotated", "id", id, "app", out.App, "grace", grace.String())
+	h.applied(r.Context(), func(ix *apikey.Index) bool { k, ok := ix.Key(id); return !ok || k.Prefix == out.Prefix })
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -471,6 +477,7 @@ func (h *handler) deleteKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logger.Info("api key removed", "id", id, "app", rec.App)
+	h.applied(r.Context(), func(ix *apikey.Index) bool { _, ok := ix.Key(id); return !ok })
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -556,6 +563,10 @@ func (h *handler) putJWTKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logger.Info("jwt key set", "id", id, "alg", rec.Alg)
+	h.applied(r.Context(), func(ix *apikey.Index) bool {
+		k, ok := ix.JWTKey(id)
+		return ok && k.Alg == rec.Alg && k.PEM == rec.PEM && k.Secret == rec.Secret && k.Created.Equal(rec.Created)
+	})
 	writeJSON(w, http.StatusOK, rec.JWTKey)
 }
 
@@ -637,6 +648,7 @@ func (h *handler) deleteJWTKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logger.Info("jwt key removed", "id", id)
+	h.applied(r.Context(), func(ix *apikey.Index) bool { _, ok := ix.JWTKey(id); return !ok })
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -668,4 +680,23 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// indexWait bounds how long a change waits for the gateway's key index.
+const indexWait = 5 * time.Second
+
+// applied waits until the gateway's key index reflects a change just
+// stored (cond holds), so a key works — or a revoked one stops working —
+// as soon as the call that made it returns. The change is durable either
+// way: if the index is slow, the call still succeeds and says so in the
+// node's log.
+func (h *handler) applied(ctx context.Context, cond func(*apikey.Index) bool) {
+	if h.opts.Keys == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, indexWait)
+	defer cancel()
+	if err := h.opts.Keys.WaitFor(ctx, cond); err != nil {
+		h.logger.Warn("the gateway's key index has not applied a change yet", "err", err)
+	}
 }

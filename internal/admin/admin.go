@@ -25,6 +25,7 @@ import (
 
 	"github.com/mote-run/mote/api"
 	"github.com/mote-run/mote/internal/analytics"
+	"github.com/mote-run/mote/internal/apikey"
 	"github.com/mote-run/mote/internal/control"
 	"github.com/mote-run/mote/internal/gateway"
 	"github.com/mote-run/mote/internal/metrics"
@@ -53,6 +54,9 @@ type Options struct {
 	Store   *store.Store
 	Gateway *gateway.Gateway
 	Metrics *metrics.Metrics
+	// Keys is the gateway's key index; changes to plans and keys return
+	// once it has them. nil returns at once.
+	Keys *apikey.Index
 	// Analytics answers GET /v1/services/{name}/stats; nil disables it.
 	Analytics *analytics.Analytics
 	// Info describes the node for GET /v1/info.

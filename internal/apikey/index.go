@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +54,9 @@ type Identity struct {
 type Index struct {
 	snap  atomic.Pointer[snapshot]
 	dummy [sha256.Size]byte // compared against when the ID is unknown
+
+	mu      sync.Mutex
+	changed chan struct{} // closed at the next publish; nil when nobody waits
 }
 
 // snapshot is one immutable state of the index.
@@ -175,6 +179,55 @@ func (ix *Index) publish(w *working) {
 	}
 	w.keysDirty, w.plansDirty, w.jwtDirty = false, false, false
 	ix.snap.Store(s)
+	ix.mu.Lock()
+	if ix.changed != nil {
+		close(ix.changed)
+		ix.changed = nil
+	}
+	ix.mu.Unlock()
+}
+
+// Key returns the public record of the key the index holds under id.
+func (ix *Index) Key(id string) (api.Key, bool) {
+	e, ok := ix.snap.Load().keys[id]
+	if !ok {
+		return api.Key{}, false
+	}
+	return e.key, true
+}
+
+// Plan returns the plan the index holds under name.
+func (ix *Index) Plan(name string) (api.Plan, bool) {
+	p, ok := ix.snap.Load().plans[name]
+	return p, ok
+}
+
+// JWTKey returns the JWT key the index holds under id.
+func (ix *Index) JWTKey(id string) (store.JWTKeyRecord, bool) {
+	k, ok := ix.snap.Load().jwt[id]
+	return k, ok
+}
+
+// WaitFor blocks until cond holds for the index or ctx ends, checking
+// after every change the index publishes. The admin API uses it so that a
+// key it created authenticates as soon as the call returns.
+func (ix *Index) WaitFor(ctx context.Context, cond func(*Index) bool) error {
+	for {
+		ix.mu.Lock()
+		if ix.changed == nil {
+			ix.changed = make(chan struct{})
+		}
+		ch := ix.changed
+		ix.mu.Unlock()
+		if cond(ix) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // working is Run's own, mutable copy of the state.

@@ -218,7 +218,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.gatewaySrv = n.gateway.Server()
 	n.adminSrv = admin.Server(admin.New(admin.Options{
 		Token: n.token, Control: n.control, Store: n.store, Gateway: n.gateway, Metrics: n.metrics,
-		Analytics: n.analytics, Info: n.Info, Ready: n.control.Synced, Logger: logger,
+		Analytics: n.analytics, Keys: n.keys, Info: n.Info, Ready: n.control.Synced, Logger: logger,
 	}), logger)
 	go n.serve(n.gatewaySrv, n.gatewayLn, "gateway")
 	go n.serve(n.adminSrv, n.adminLn, "admin")
