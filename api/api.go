@@ -46,6 +46,11 @@ type Service struct {
 	// Scale, when set, overrides the [scale] min and max of every version
 	// (set with `mote scale`); it applies without a new version.
 	Scale *Scale `json:"scale,omitempty"`
+	// Guard, when set, watches the versions of a split that are not the
+	// last stable one and rolls the service back when one of them fails
+	// too often (set with `mote traffic --rollback-on`; a later change of
+	// the split clears it).
+	Guard *CanaryGuard `json:"guard,omitempty"`
 	// Digest is the artifact digest of the serving version.
 	Digest  string    `json:"digest"`
 	Created time.Time `json:"created"`
@@ -81,6 +86,22 @@ const HeaderTag = "X-Mote-Tag"
 // routed too.
 type TrafficRequest struct {
 	Traffic []TrafficSplit `json:"traffic"`
+	// Guard, when set, rolls the service back automatically if a canary
+	// (a version in the split other than the last one that had 100%)
+	// fails too often.
+	Guard *CanaryGuard `json:"guard,omitempty"`
+}
+
+// CanaryGuard is an automatic rollback condition: when a guarded version
+// answers more than MaxErrorRate of its requests with a 5xx over the last
+// minute, having answered at least MinRequests, the node rolls the service
+// back to the last version that had all of the traffic.
+type CanaryGuard struct {
+	// MaxErrorRate is a fraction, above 0 and at most 1 (0.05 for 5%).
+	MaxErrorRate float64 `json:"max_error_rate"`
+	// MinRequests is how many requests a version must have answered in
+	// the window before it is judged; 0 means 20.
+	MinRequests int `json:"min_requests,omitempty"`
 }
 
 // Scale overrides a service's [scale] (PUT /v1/services/{name}/scale):

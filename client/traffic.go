@@ -20,12 +20,23 @@ import (
 //		{Version: 4, Weight: 10, Tag: "canary"},
 //	})
 func (c *Client) SetTraffic(ctx context.Context, service string, split []api.TrafficSplit) (api.Service, error) {
+	return c.SetTrafficGuarded(ctx, service, split, nil)
+}
+
+// SetTrafficGuarded is SetTraffic with a canary guard: while the split
+// stands, the node rolls the service back to the last version that had
+// all of the traffic as soon as another version in the split answers more
+// than guard.MaxErrorRate of its requests (at least guard.MinRequests, 20
+// by default) with a 5xx over the last minute. A nil guard clears it.
+//
+//	svc, err := c.SetTrafficGuarded(ctx, "hello", split, &api.CanaryGuard{MaxErrorRate: 0.05})
+func (c *Client) SetTrafficGuarded(ctx context.Context, service string, split []api.TrafficSplit, guard *api.CanaryGuard) (api.Service, error) {
 	p, err := servicePath(service, "/traffic")
 	if err != nil {
 		return api.Service{}, err
 	}
 	var svc api.Service
-	err = c.postJSON(ctx, http.MethodPut, p, api.TrafficRequest{Traffic: split}, &svc)
+	err = c.postJSON(ctx, http.MethodPut, p, api.TrafficRequest{Traffic: split, Guard: guard}, &svc)
 	return svc, err
 }
 

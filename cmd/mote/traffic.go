@@ -18,6 +18,8 @@ import (
 func trafficCmd(g *globals) *cobra.Command {
 	var (
 		tags, untags []string
+		rollbackOn   string
+		minRequests  int
 		o            output
 	)
 	cmd := &cobra.Command{
@@ -34,6 +36,11 @@ func trafficCmd(g *globals) *cobra.Command {
                    ROUTE@TAG (/hello@canary/x; /@canary/x for the route "/")
                    and for requests with the header X-Mote-Tag: TAG.
   --untag TAG      remove a tag.
+  --rollback-on 5% roll the service back by itself (as 'mote rollback' does)
+                   when a version in the new split, other than the last one
+                   that had 100%, answers more than 5% of its requests with
+                   a 5xx over a minute (after --min-requests, default 20).
+                   Any later change of the split removes the guard.
 
 The gateway picks a version per request. Requests that started on a version
 that loses its share finish on it; then it drains. The command returns once
@@ -41,6 +48,7 @@ the node serves the new split.`,
 		Example: `  mote traffic hello
   mote traffic hello 3=90 4=10
   mote traffic hello latest=100
+  mote traffic hello 3=90 4=10 --rollback-on 5%
   mote traffic hello 4=0 --tag 4=canary
   mote traffic hello --untag canary`,
 		Args: cobra.MinimumNArgs(1),
@@ -57,6 +65,13 @@ the node serves the new split.`,
 				return err
 			}
 			svc := d.Service
+			guard, err := parseGuard(rollbackOn, minRequests, cmd.Flags().Changed("min-requests"))
+			if err != nil {
+				return err
+			}
+			if guard != nil && len(args) == 1 && len(tags) == 0 && len(untags) == 0 {
+				return fmt.Errorf("--rollback-on guards a new split; give one, e.g. mote traffic %s 3=90 4=10 --rollback-on 5%%", svc.Name)
+			}
 			if len(args) > 1 || len(tags) > 0 || len(untags) > 0 {
 				ch, err := parseTrafficChange(args[1:], tags, untags, svc.Latest)
 				if err != nil {
@@ -66,7 +81,7 @@ the node serves the new split.`,
 				if err != nil {
 					return err
 				}
-				if svc, err = c.SetTraffic(cmd.Context(), svc.Name, split); err != nil {
+				if svc, err = c.SetTrafficGuarded(cmd.Context(), svc.Name, split, guard); err != nil {
 					return err
 				}
 			}
@@ -78,8 +93,33 @@ the node serves the new split.`,
 	}
 	cmd.Flags().StringArrayVar(&tags, "tag", nil, "tag a version: VERSION=TAG (repeatable)")
 	cmd.Flags().StringArrayVar(&untags, "untag", nil, "remove a tag (repeatable)")
+	cmd.Flags().StringVar(&rollbackOn, "rollback-on", "", "roll back by itself when a canary's 5xx rate over a minute exceeds this (e.g. 5%)")
+	cmd.Flags().IntVar(&minRequests, "min-requests", 20, "requests a canary must answer before --rollback-on judges it")
 	addOutputFlag(cmd, &o)
 	return cmd
+}
+
+// parseGuard reads --rollback-on ("5%", "0.5%" or a fraction "0.05") and
+// --min-requests into a canary guard; nil without --rollback-on.
+func parseGuard(rate string, minRequests int, minSet bool) (*api.CanaryGuard, error) {
+	if rate == "" {
+		if minSet {
+			return nil, fmt.Errorf("--min-requests goes with --rollback-on")
+		}
+		return nil, nil
+	}
+	pct, isPct := strings.CutSuffix(rate, "%")
+	f, err := strconv.ParseFloat(pct, 64)
+	if err == nil && isPct {
+		f /= 100
+	}
+	if err != nil || !(f > 0 && f <= 1) {
+		return nil, fmt.Errorf("--rollback-on %q: want a 5xx rate above 0 and at most 100%%, like 5%% or 0.05", rate)
+	}
+	if minRequests < 1 {
+		return nil, fmt.Errorf("--min-requests %d: want at least 1", minRequests)
+	}
+	return &api.CanaryGuard{MaxErrorRate: f, MinRequests: minRequests}, nil
 }
 
 // printSplit shows a service's split, one row per routed version.
@@ -92,7 +132,18 @@ func printSplit(g *globals, svc api.Service) error {
 		}
 		rows = append(rows, []string{strconv.Itoa(t.Version), fmt.Sprintf("%d%%", t.Weight), orDash(t.Tag), url})
 	}
-	return table(g.stdout, "VERSION\tTRAFFIC\tTAG\tTAG URL", rows)
+	if err := table(g.stdout, "VERSION\tTRAFFIC\tTAG\tTAG URL", rows); err != nil {
+		return err
+	}
+	if gd := svc.Guard; gd != nil {
+		minReq := gd.MinRequests
+		if minReq == 0 {
+			minReq = 20
+		}
+		fmt.Fprintf(g.stdout, "Rolls back by itself when a canary answers over %s%% of its requests with a 5xx in a minute (after %d requests).\n",
+			strconv.FormatFloat(100*gd.MaxErrorRate, 'f', -1, 64), minReq)
+	}
+	return nil
 }
 
 // trafficChange is what `mote traffic` was asked to change.

@@ -184,3 +184,36 @@ func TestTrafficCommands(t *testing.T) {
 		t.Errorf("ps greet has no summary of version 1:\n%s", r.stdout)
 	}
 }
+
+func TestParseGuard(t *testing.T) {
+	tests := []struct {
+		rate    string
+		min     int
+		minSet  bool
+		want    *api.CanaryGuard
+		wantErr string
+	}{
+		{"", 20, false, nil, ""},
+		{"5%", 20, false, &api.CanaryGuard{MaxErrorRate: 0.05, MinRequests: 20}, ""},
+		{"0.5%", 100, true, &api.CanaryGuard{MaxErrorRate: 0.005, MinRequests: 100}, ""},
+		{"0.1", 20, false, &api.CanaryGuard{MaxErrorRate: 0.1, MinRequests: 20}, ""},
+		{"100%", 1, true, &api.CanaryGuard{MaxErrorRate: 1, MinRequests: 1}, ""},
+		{"0%", 20, false, nil, "above 0"},
+		{"150%", 20, false, nil, "at most 100%"},
+		{"lots", 20, false, nil, "like 5%"},
+		{"5%", 0, true, nil, "--min-requests 0"},
+		{"", 30, true, nil, "goes with --rollback-on"},
+	}
+	for _, tt := range tests {
+		got, err := parseGuard(tt.rate, tt.min, tt.minSet)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("parseGuard(%q, %d): err %v, want %q", tt.rate, tt.min, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || (got == nil) != (tt.want == nil) || got != nil && *got != *tt.want {
+			t.Errorf("parseGuard(%q, %d) = %+v, %v; want %+v", tt.rate, tt.min, got, err, tt.want)
+		}
+	}
+}

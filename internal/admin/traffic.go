@@ -16,7 +16,7 @@ func (h *handler) setTraffic(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	svc, err := h.opts.Control.SetTraffic(r.Context(), r.PathValue("name"), req.Traffic)
+	svc, err := h.opts.Control.SetTrafficGuarded(r.Context(), r.PathValue("name"), req.Traffic, req.Guard)
 	if err != nil {
 		writeErr(w, err)
 		return

@@ -124,6 +124,9 @@ func New(opts Options) *Controller {
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
+	if c.opts.Unhealthy == nil && c.opts.Analytics != nil {
+		c.opts.Unhealthy = c.failingRequests
+	}
 	if c.opts.Logs == nil {
 		c.opts.Logs = sandbox.LogFunc(func(api.LogEntry) {})
 	}
@@ -157,6 +160,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			c.notifyLocked()
 			c.mu.Unlock()
 			go c.warm(ctx)
+			go c.guardLoop(ctx)
 		case ev.Deleted:
 			c.remove(ev.Service.Name)
 		default:

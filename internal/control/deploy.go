@@ -145,6 +145,7 @@ func (c *Controller) Deploy(ctx context.Context, req api.DeployRequest) (res api
 		routedNew = req.Tag != ""
 	} else {
 		svc.Traffic = withTag(zeroWeights(svc.Traffic), v.Number, 100, req.Tag)
+		svc.Guard = nil // a version with all the traffic is no canary
 		svc.Route, svc.Version = m.Route, v.Number
 		svc.ABI, svc.Digest = v.ABI, v.Digest
 		svc.Stable = pushStable(svc.Stable, v.Number)

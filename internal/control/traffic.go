@@ -32,14 +32,35 @@ const casAttempts = 5
 // unknown service or version, conflict when the serving version's route
 // is another service's.
 func (c *Controller) SetTraffic(ctx context.Context, name string, split []api.TrafficSplit) (api.Service, error) {
+	return c.SetTrafficGuarded(ctx, name, split, nil)
+}
+
+// SetTrafficGuarded is SetTraffic with a canary guard: while the split
+// stands, the node rolls the service back (as Rollback does) when a
+// version with traffic other than the last one that had 100% answers more
+// than guard.MaxErrorRate of its requests with a 5xx over the last minute.
+// A nil guard clears any guard; so does every later change of the split.
+func (c *Controller) SetTrafficGuarded(ctx context.Context, name string, split []api.TrafficSplit, guard *api.CanaryGuard) (api.Service, error) {
 	clean, err := CheckSplit(split)
 	if err != nil {
 		return api.Service{}, err
 	}
+	if guard != nil {
+		if err := CheckGuard(guard); err != nil {
+			return api.Service{}, err
+		}
+		if c.opts.Analytics == nil {
+			return api.Service{}, api.Errorf(api.CodeBadRequest, "guard: this node keeps no analytics, so it cannot watch error rates")
+		}
+	}
 	c.deployMu.Lock()
 	defer c.deployMu.Unlock()
 	return c.updateLocked(ctx, name, "traffic split", func(svc *api.Service) error {
-		return c.setSplit(ctx, svc, clean)
+		if err := c.setSplit(ctx, svc, clean); err != nil {
+			return err
+		}
+		svc.Guard = guard
+		return nil
 	})
 }
 
@@ -66,6 +87,7 @@ func (c *Controller) Rollback(ctx context.Context, name string) (api.Service, er
 			}
 		}
 		svc.Stable = stable
+		svc.Guard = nil
 		return c.setSplit(ctx, svc, split)
 	})
 }

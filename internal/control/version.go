@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/internal/autoscale"
 	"github.com/mote-run/mote/internal/capability"
 	"github.com/mote-run/mote/internal/gateway"
 	"github.com/mote-run/mote/internal/manifest"
@@ -47,6 +49,12 @@ type versionRunner struct {
 	failedAt time.Time
 	loading  chan struct{} // non-nil while a load is in progress
 	closed   bool
+	// stopScaler ends the autoscaler of a loaded pooled runner.
+	stopScaler context.CancelFunc
+
+	// scaler steers a loaded pooled runner's warm instances; nil until it
+	// loads (and for WAGI, which keeps none warm).
+	scaler atomic.Pointer[autoscale.Loop]
 }
 
 var _ sandbox.Runner = (*versionRunner)(nil)
@@ -127,6 +135,7 @@ func (vr *versionRunner) get(ctx context.Context) (sandbox.Runner, error) {
 			return nil, sandbox.ErrClosed
 		}
 		vr.runner, vr.root, vr.loadErr = r, root, nil
+		vr.startScalerLocked(r)
 		vr.mu.Unlock()
 		return r, nil
 	}
@@ -171,6 +180,13 @@ func (vr *versionRunner) load(ctx context.Context) (sandbox.Runner, *os.Root, er
 	}
 	if vr.c.opts.Metrics != nil {
 		spec.OnColdStart = vr.c.opts.Metrics.ColdStartFunc(m.Wasm.ABI)
+	}
+	// A request that finds no warm instance wakes the autoscaler at once:
+	// at zero it samples nothing and would otherwise wait for a tick.
+	spec.OnWaitForInstance = func() {
+		if l := vr.scaler.Load(); l != nil {
+			l.Poke()
+		}
 	}
 	if len(v.Files) > 0 {
 		root, err = vr.c.materialize(ctx, v)
@@ -242,6 +258,9 @@ func (vr *versionRunner) setScale(minN, maxN int) {
 	if s, ok := r.(scaler); ok {
 		vr.mu.Unlock()
 		s.SetScale(minN, maxN)
+		if l := vr.scaler.Load(); l != nil {
+			l.SetConfig(vr.scalerConfig(minN, maxN))
+		}
 		return
 	}
 	vr.runner, vr.root = nil, nil
@@ -252,6 +271,42 @@ func (vr *versionRunner) setScale(minN, maxN int) {
 		_ = r.Close(ctx)
 		closeRoot(root)
 	}()
+}
+
+// startScalerLocked starts the autoscaler of a freshly loaded runner that
+// keeps warm instances (the pooled ABI: sandbox.Scalable with instances
+// that outlive a request). It runs until the version closes or its runner
+// is replaced. vr.mu is held.
+func (vr *versionRunner) startScalerLocked(r sandbox.Runner) {
+	s, ok := r.(sandbox.Scalable)
+	if !ok || vr.manifest.Wasm == nil || vr.manifest.Wasm.ABI != api.ABIPooled {
+		return
+	}
+	if vr.stopScaler != nil {
+		vr.stopScaler()
+	}
+	v := vr.version
+	l := autoscale.NewLoop(vr.scalerConfig(vr.min, vr.max), s, autoscale.LoopOptions{
+		OnDecision: func(d autoscale.Decision) {
+			vr.c.logger.Debug("autoscale", "service", v.Service, "version", v.Number, "desired", d.Desired,
+				"ready", d.Ready, "panicking", d.Panicking, "reason", d.Reason)
+		},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	vr.stopScaler = cancel
+	vr.scaler.Store(l)
+	go l.Run(ctx)
+}
+
+// scalerConfig is the autoscaler's configuration for bounds min and max:
+// Knative's defaults (one request at a time per instance, 70% target
+// utilization, 60 s stable and 6 s panic windows), and scale to zero (or
+// to min) after [scale] idle without traffic.
+func (vr *versionRunner) scalerConfig(minN, maxN int) autoscale.Config {
+	return autoscale.Config{
+		Min: minN, Max: maxN,
+		ScaleToZeroGrace: time.Duration(vr.manifest.Scale.Idle),
+	}.WithDefaults()
 }
 
 // minInstances is the number of instances the version keeps warm.
@@ -297,6 +352,10 @@ func (vr *versionRunner) Close(ctx context.Context) error {
 	vr.closed = true
 	r, root := vr.runner, vr.root
 	vr.runner, vr.root = nil, nil
+	if vr.stopScaler != nil {
+		vr.stopScaler()
+		vr.stopScaler = nil
+	}
 	vr.mu.Unlock()
 	var err error
 	if r != nil {
