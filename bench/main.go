@@ -1,15 +1,34 @@
-// Command bench is mote's load harness: it starts a bare Go net/http hello
-// server and a mote node with the hello examples deployed, drives each with
-// wrk in alternating rounds (machines are noisy: every figure comes with a
-// baseline measured in the same run), and prints a Markdown table of medians
-// and ratios to the bare server.
+// Command bench is mote's benchmark harness. It measures mote the way its
+// users would, against what they would use instead, in the same run (the
+// machines are noisy: every figure has a baseline measured alongside it,
+// and results are medians and ratios), and writes a Markdown report,
+// results.json and PNG plots.
 //
-//	go run ./bench                       # 3 rounds of 10 s each
-//	go run ./bench -rounds 5 -duration 20s -conns 64
-//	go run ./bench -go=false -cpuprofile /tmp/cpu.prof   # profile the gateway+sandbox path
-//	go run ./bench -access                # API management's cost on one route
+//	go run ./bench                                  # every suite, quick settings
+//	go run ./bench -suite throughput,latency -rounds 5 -duration 10s
+//	go run ./bench -suite density -density-max 10000
+//	go run ./bench -render bench/plots/results.json # redraw report and plots only
+//	go run ./bench -access                          # API management's cost on one route
 //
-// It needs wrk (Debian: apt-get install wrk).
+// Suites (-suite, comma-separated, default all):
+//
+//	throughput  wrk in alternating rounds: bare Go net/http hello (the floor),
+//	            raw wazero serving hello-c over net/http (the sandbox floor),
+//	            nginx and caddy proxying to the bare server, and mote's WAGI C,
+//	            WAGI Go and pooled Go SDK hellos, each without and with an API
+//	            key and a rate limit
+//	latency     open-loop load at fixed fractions of each target's own
+//	            throughput; p50/p99/p99.9 and CDF plots
+//	sandbox     one request's cost without HTTP, as Go benchmarks
+//	coldstart   cold start from zero per ABI, in the sandbox driver
+//	deploy      deploy to first 200 through the SDK
+//	density     10…-density-max services on one `mote up` subprocess: memory,
+//	            restart to ready, `mote ls`, request latency; node start to
+//	            ready; memory per warm instance
+//	profile     CPU and allocation profiles of the node under load
+//
+// It needs wrk (apt-get install wrk); nginx and caddy are optional peers
+// (apt-get install nginx caddy) and the report says which were missing.
 package main
 
 import (
@@ -17,40 +36,102 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mote-run/mote/api"
 	"github.com/mote-run/mote/client"
 	"github.com/mote-run/mote/examples"
 	"github.com/mote-run/mote/internal/node"
+	"github.com/mote-run/mote/internal/sandbox/wasm"
 )
+
+// allSuites in the order they run.
+var allSuites = []string{"sandbox", "coldstart", "throughput", "latency", "profile", "deploy", "density"}
+
+// options are the command's flags.
+type options struct {
+	suites             []string
+	rounds             int
+	duration           time.Duration
+	conns, threads     int
+	withGo             bool
+	withNginx          bool
+	withCaddy          bool
+	fractions          []float64
+	latencyDuration    time.Duration
+	openConns          int
+	coldN              int
+	deploys            int
+	densityMax         int
+	densityWorkers     int
+	densityRequests    int
+	warmInstances      int
+	moteBin            string
+	out                string
+	profileDuration    time.Duration
+	legacyProfileFile  string
+	legacyProfileLabel string
+}
 
 func main() {
 	var (
-		rounds   = flag.Int("rounds", 3, "rounds; each drives every target once")
-		duration = flag.Duration("duration", 10*time.Second, "wrk duration per target per round")
-		conns    = flag.Int("conns", 32, "wrk connections")
-		threads  = flag.Int("threads", 2, "wrk threads")
-		withGo   = flag.Bool("go", true, "include the WAGI Go hello (slow: a Go runtime starts per request)")
-		access   = flag.Bool("access", false, "instead: the cost of API management (key auth + rate limit + quota) on one route, throughput and open-loop latency at half load")
+		o         options
+		suite     = flag.String("suite", "all", "suites to run, comma-separated: "+strings.Join(allSuites, ",")+", or all")
+		fractions = flag.String("fractions", "0.25,0.5,0.75", "open-loop load as fractions of each target's own median req/s")
+		access    = flag.Bool("access", false, "instead: the cost of API management (key auth + rate limit + quota) on one route, throughput and open-loop latency at half load")
+		render    = flag.String("render", "", "measure nothing: render the report and plots from this results.json into -out")
 	)
-	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the node while wrk drives -profile's target (last round)")
-	flag.StringVar(&profileTarget, "profile", "hello-c", "the example -cpuprofile profiles")
+	flag.IntVar(&o.rounds, "rounds", 3, "throughput rounds; each drives every target once")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "wrk duration per target per round")
+	flag.IntVar(&o.conns, "conns", 32, "wrk connections")
+	flag.IntVar(&o.threads, "threads", 2, "wrk threads")
+	flag.BoolVar(&o.withGo, "go", true, "include the WAGI Go hello (slow: a Go runtime starts per request)")
+	flag.BoolVar(&o.withNginx, "nginx", true, "include nginx as a reverse proxy to the bare server")
+	flag.BoolVar(&o.withCaddy, "caddy", true, "include caddy as a reverse proxy to the bare server")
+	flag.DurationVar(&o.latencyDuration, "latency-duration", 10*time.Second, "open-loop run per target per load fraction")
+	flag.IntVar(&o.openConns, "open-conns", 64, "open-loop connections (the most requests in flight)")
+	flag.IntVar(&o.coldN, "cold", 2000, "WAGI C cold starts to time (the Go ABIs time a twentieth, at least 10)")
+	flag.IntVar(&o.deploys, "deploys", 20, "deploys to time per ABI (deploy suite)")
+	flag.IntVar(&o.densityMax, "density-max", 1000, "the most services the density suite deploys (10, 100, … up to it; 10000 for the issue's figure)")
+	flag.IntVar(&o.densityWorkers, "density-workers", 8, "parallel deploys in the density suite")
+	flag.IntVar(&o.densityRequests, "density-requests", 300, "requests to random services at each density step")
+	flag.IntVar(&o.warmInstances, "warm", 20, "warm pooled instances added to measure memory per instance")
+	flag.StringVar(&o.moteBin, "mote", "", "the mote binary the density suite runs (default: go build ./cmd/mote)")
+	flag.StringVar(&o.out, "out", "bench/plots", "directory for results.md, results.json, the PNG plots and profiles")
+	flag.DurationVar(&o.profileDuration, "profile-duration", 10*time.Second, "wrk run per profiled target")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "also write a CPU profile of the process while wrk drives -profile's example in the last throughput round (with -access: the keyed route)")
+	flag.StringVar(&profileTarget, "profile", "hello-c", "the example -cpuprofile profiles: hello-c, hello-sdk or hello-go")
 	flag.Parse()
-	runner := func() error { return run(*rounds, *duration, *conns, *threads, *withGo) }
-	if *access {
-		runner = func() error { return runAccess(*rounds, *duration, *conns, *threads) }
-	}
-	if err := runner(); err != nil {
+
+	err := func() error {
+		if *render != "" {
+			r, err := loadResults(*render)
+			if err != nil {
+				return err
+			}
+			return writeReport(r, o.out)
+		}
+		if *access {
+			return runAccess(o.rounds, o.duration, o.conns, o.threads)
+		}
+		var err error
+		if o.suites, err = parseSuites(*suite); err != nil {
+			return err
+		}
+		if o.fractions, err = parseFractions(*fractions); err != nil {
+			return err
+		}
+		return run(o)
+	}()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)
 	}
@@ -59,31 +140,157 @@ func main() {
 // cpuProfile and profileTarget are the -cpuprofile and -profile flags.
 var cpuProfile, profileTarget string
 
-type target struct {
-	name, url string
-	header    string // one "Name: value" request header, "" for none
-	example   string // the example deployed, "" for the baseline
-	rps       []float64
-	p50, p99  []time.Duration
+// exampleKeys maps -profile's example names to target keys.
+var exampleKeys = map[string]string{"hello-c": "wagi-c", "hello-sdk": "pooled", "hello-go": "wagi-go"}
+
+func parseSuites(s string) ([]string, error) {
+	if s == "all" || s == "" {
+		return allSuites, nil
+	}
+	var out []string
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(allSuites, name) {
+			return nil, fmt.Errorf("-suite: no suite %q; the suites are %s", name, strings.Join(allSuites, ", "))
+		}
+		out = append(out, name)
+	}
+	return out, nil
 }
 
-func run(rounds int, duration time.Duration, conns, threads int, withGo bool) error {
-	if _, err := exec.LookPath("wrk"); err != nil {
-		return fmt.Errorf("wrk is not installed; Try: apt-get install wrk")
+func parseFractions(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v <= 0 || v > 1 {
+			return nil, fmt.Errorf("-fractions: %q is not a fraction in (0, 1]", f)
+		}
+		out = append(out, v)
 	}
-	ctx := context.Background()
-	node.TuneGC() // as `mote up` does; the bare server shares the process and the setting
+	return out, nil
+}
 
-	bare, err := startBare()
+// target is one thing wrk and the open-loop generator drive.
+type target struct {
+	name, key, url string
+	header         string // one "Name: value" request header, "" for none
+	rps            []float64
+	p50, p99       []time.Duration
+}
+
+// result converts t's wrk results.
+func (t *target) result() TargetRPS {
+	return TargetRPS{Name: t.name, Key: t.key, RPS: t.rps, P50: t.p50, P99: t.p99}
+}
+
+func run(o options) error {
+	ctx := context.Background()
+	node.TuneGC() // as `mote up` does; the in-process peers share the setting
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "mote-bench-")
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "mote-bench-")
+	defer os.RemoveAll(work)
+	r := &Results{
+		Date:    time.Now().UTC().Format("2006-01-02 15:04 MST"),
+		Command: "go run ./bench " + strings.Join(os.Args[1:], " "),
+		CPUs:    runtime.NumCPU(),
+		Go:      runtime.Version(),
+	}
+	if len(os.Args) == 1 {
+		r.Command = "go run ./bench"
+	}
+	has := func(s string) bool { return slices.Contains(o.suites, s) }
+	needNode := has("throughput") || has("latency") || has("profile") || has("deploy")
+	if needNode {
+		if _, err := exec.LookPath("wrk"); err != nil && (has("throughput") || has("latency") || has("profile")) {
+			return fmt.Errorf("wrk is not installed; Try: apt-get install -y wrk")
+		}
+	}
+	// Save whatever was measured, even after a failure.
+	defer func() {
+		if err := writeReport(r, o.out); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+		}
+	}()
+
+	if has("sandbox") {
+		fmt.Fprintln(os.Stderr, "sandbox: per-request costs (Go benchmarks)")
+		if r.Sandbox, err = sandboxCosts(ctx, filepath.Join(work, "cache")); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	if has("coldstart") {
+		fmt.Fprintln(os.Stderr, "coldstart: per ABI")
+		if r.ColdStart, err = coldStarts(ctx, filepath.Join(work, "cache"), o.coldN, o.withGo); err != nil {
+			return fmt.Errorf("coldstart: %w", err)
+		}
+	}
+	if needNode {
+		if err := inProcess(ctx, o, r, work); err != nil {
+			return err
+		}
+	}
+	if has("density") {
+		bin := o.moteBin
+		if bin == "" {
+			fmt.Fprintln(os.Stderr, "density: building cmd/mote")
+			if bin, err = buildMote(work); err != nil {
+				return err
+			}
+		}
+		points, empty, err := runDensity(ctx, bin, work, densitySteps(o.densityMax), o.densityWorkers, o.densityRequests)
+		r.Density = points
+		if len(empty.Samples) > 0 {
+			r.Startup = append(r.Startup, empty)
+		}
+		for _, p := range points {
+			r.Startup = append(r.Startup, Distribution{Name: fmt.Sprintf("%d services", p.Services), Key: fmt.Sprintf("n%d", p.Services),
+				What: "`mote up` exec to /readyz 200 after a restart", Samples: []time.Duration{p.Ready}})
+		}
+		if err != nil {
+			return fmt.Errorf("density: %w", err)
+		}
+		if r.Warm, err = warmMemory(ctx, bin, work, o.warmInstances); err != nil {
+			return fmt.Errorf("warm memory: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeReport writes results.json, results.md and the plots into dir.
+func writeReport(r *Results, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := r.save(filepath.Join(dir, "results.json")); err != nil {
+		return err
+	}
+	files, err := r.Plots(dir)
+	if err != nil && len(files) == 0 && (r.Throughput != nil || len(r.Latency) > 0 || len(r.ColdStart) > 0 || len(r.Density) > 0) {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "results.md"))
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	n, err := node.Start(ctx, node.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Version: "bench"})
+	r.Markdown(io.MultiWriter(f, os.Stdout), ".")
+	return f.Close()
+}
+
+// inProcess runs the suites that need a node in this process: the peers
+// and mote's targets side by side.
+func inProcess(ctx context.Context, o options, r *Results, work string) error {
+	has := func(s string) bool { return slices.Contains(o.suites, s) }
+	bare, stopBare, err := serve(bareHandler)
+	if err != nil {
+		return err
+	}
+	defer stopBare()
+	n, err := node.Start(ctx, node.Config{DataDir: filepath.Join(work, "node"), HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Version: "bench"})
 	if err != nil {
 		return err
 	}
@@ -92,80 +299,194 @@ func run(rounds int, duration time.Duration, conns, threads int, withGo bool) er
 	if err != nil {
 		return err
 	}
-	targets := []*target{{name: "bare Go net/http hello", url: bare + "/hello"}}
-	names := []string{"hello-c", "hello-sdk"}
-	if withGo {
-		names = append(names, "hello-go")
+
+	if has("deploy") {
+		for _, name := range []string{"hello-c", "hello-sdk"} {
+			d, err := deployToFirst200(ctx, c, n.GatewayURL(), name, o.deploys)
+			if err != nil {
+				return fmt.Errorf("deploy: %w", err)
+			}
+			r.Deploy = append(r.Deploy, d)
+		}
 	}
-	labels := map[string]string{
-		"hello-c":   "mote WAGI C hello",
-		"hello-sdk": "mote pooled Go SDK hello",
-		"hello-go":  "mote WAGI Go hello",
+	if !has("throughput") && !has("latency") && !has("profile") {
+		return nil
 	}
-	for _, name := range names {
-		ex, err := examples.Get(name)
+
+	targets := []*target{{name: "bare Go net/http hello", key: "bare", url: bare + "/hello"}}
+	helloC, err := examples.Get("hello-c")
+	if err != nil {
+		return err
+	}
+	raw, err := newRawWazero(ctx, helloC.Module, wasm.Pages(16<<20))
+	if err != nil {
+		return err
+	}
+	defer raw.close(ctx)
+	rawURL, stopRaw, err := serve(raw)
+	if err != nil {
+		return err
+	}
+	defer stopRaw()
+	targets = append(targets, &target{name: "raw wazero hello-c over net/http", key: "raw-wazero", url: rawURL + "/hello-c/world"})
+	upstream := strings.TrimPrefix(bare, "http://")
+	for _, p := range []struct {
+		on    bool
+		name  string
+		key   string
+		start func(string) (*proxy, error)
+	}{
+		{o.withNginx, "nginx → bare", "nginx", startNginx},
+		{o.withCaddy, "caddy → bare", "caddy", startCaddy},
+	} {
+		if !p.on {
+			continue
+		}
+		px, err := p.start(upstream)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "skipping", p.key+":", err)
+			r.Missing = append(r.Missing, fmt.Sprintf("%s: %v", p.key, firstLine(err.Error())))
+			continue
+		}
+		defer px.stop()
+		targets = append(targets, &target{name: p.name, key: p.key, url: px.url + "/hello"})
+	}
+
+	if _, err := c.CreatePlan(ctx, api.Plan{Name: "bench", Rate: "1000000000/s", Quota: "1000000000000/month"}); err != nil {
+		return err
+	}
+	key, err := c.CreateKey(ctx, api.KeyRequest{App: "bench", Plan: "bench"})
+	if err != nil {
+		return err
+	}
+	motes := []struct{ example, key, label string }{
+		{"hello-c", "wagi-c", "mote WAGI C hello"},
+		{"hello-sdk", "pooled", "mote pooled Go SDK hello"},
+	}
+	if o.withGo {
+		motes = append(motes, struct{ example, key, label string }{"hello-go", "wagi-go", "mote WAGI Go hello"})
+	}
+	for _, m := range motes {
+		ex, err := examples.Get(m.example)
 		if err != nil {
 			return err
 		}
-		start := time.Now()
-		res, err := c.Deploy(ctx, client.Package{Manifest: ex.Manifest, Module: ex.Module, Files: ex.Files})
-		if err != nil {
-			return err
+		for _, keyed := range []bool{false, true} {
+			pkg := client.Package{Manifest: ex.Manifest, Module: ex.Module, Files: ex.Files}
+			t := &target{name: m.label, key: m.key}
+			if keyed {
+				name := m.example + "-key"
+				pkg.Manifest = []byte(strings.NewReplacer(`"`+m.example+`"`, `"`+name+`"`, `"/`+m.example+`"`, `"/`+name+`"`).Replace(string(ex.Manifest)) +
+					"\n[auth]\nrequire_key = true\n")
+				t.name += " + key + rate limit"
+				t.key += "+key"
+				t.header = "X-API-Key: " + key.Secret
+			}
+			start := time.Now()
+			res, err := c.Deploy(ctx, pkg)
+			if err != nil {
+				return fmt.Errorf("deploy %s: %w", t.name, err)
+			}
+			fmt.Fprintf(os.Stderr, "deployed %s in %s\n", res.Service.Name, time.Since(start).Round(time.Millisecond))
+			t.url = res.Service.URL + "/world"
+			targets = append(targets, t)
 		}
-		fmt.Fprintf(os.Stderr, "deployed %s in %s\n", name, time.Since(start).Round(time.Millisecond))
-		targets = append(targets, &target{name: labels[name], example: name, url: res.Service.URL + "/world"})
 	}
 	for _, t := range targets { // warm up: compile caches, connections
-		if err := wrk(t, 2*time.Second, conns, threads, false); err != nil {
+		if err := wrk(t, 2*time.Second, o.conns, o.threads, false); err != nil {
 			return err
 		}
 	}
-	for r := 1; r <= rounds; r++ {
-		for _, t := range targets {
-			stop := func() {}
-			if cpuProfile != "" && r == rounds && t.example == profileTarget {
-				if stop, err = startProfile(cpuProfile); err != nil {
+
+	if has("throughput") || has("latency") {
+		for round := 1; round <= o.rounds; round++ {
+			for _, t := range targets {
+				stop := func() {}
+				if cpuProfile != "" && round == o.rounds && t.key == exampleKeys[profileTarget] {
+					if stop, err = startProfile(cpuProfile); err != nil {
+						return err
+					}
+				}
+				err := wrk(t, o.duration, o.conns, o.threads, true)
+				stop()
+				if err != nil {
 					return err
 				}
+				fmt.Fprintf(os.Stderr, "round %d/%d  %-44s %9.0f req/s  p50 %-9s p99 %s\n", round, o.rounds, t.name,
+					t.rps[len(t.rps)-1], t.p50[len(t.p50)-1], t.p99[len(t.p99)-1])
 			}
-			err := wrk(t, duration, conns, threads, true)
-			stop()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(os.Stderr, "round %d/%d  %-28s %9.0f req/s  p50 %-9s p99 %s\n", r, rounds, t.name,
-				t.rps[len(t.rps)-1], t.p50[len(t.p50)-1], t.p99[len(t.p99)-1])
+		}
+		r.Throughput = &Throughput{Rounds: o.rounds, Duration: o.duration, Conns: o.conns, Threads: o.threads}
+		for _, t := range targets {
+			r.Throughput.Targets = append(r.Throughput.Targets, t.result())
 		}
 	}
-	report(os.Stdout, targets, rounds, duration, conns, threads)
+	if has("latency") {
+		for _, f := range o.fractions {
+			for _, t := range targets {
+				rate := f * median(t.rps)
+				l, err := openLoopRaw(t.url, t.header, rate, o.latencyDuration, o.openConns)
+				l.Name, l.Key, l.Fraction = t.name, t.key, f
+				if err != nil {
+					return fmt.Errorf("latency: %w", err)
+				}
+				fmt.Fprintf(os.Stderr, "open loop %3.0f%% %-44s %7.0f req/s offered, %7.0f achieved  p50 %-9s p99 %-9s p99.9 %s\n",
+					100*f, t.name, rate, l.Achieved, dur(l.P50), dur(l.P99), dur(l.P999))
+				r.Latency = append(r.Latency, l)
+			}
+		}
+	}
+	if has("profile") {
+		for _, t := range targets {
+			if t.key != "wagi-c" && t.key != "pooled" {
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "profiling the node under %s\n", t.name)
+			ps, err := profileUnderLoad(t, o.profileDuration, o.conns, o.threads, o.out)
+			r.Profiles = append(r.Profiles, ps...)
+			if err != nil {
+				return fmt.Errorf("profile: %w", err)
+			}
+		}
+	}
 	return nil
 }
 
-// startProfile starts a CPU profile into file; the returned func stops it.
-func startProfile(file string) (func(), error) {
-	f, err := os.Create(file)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
-// startBare serves the floor: the smallest useful Go HTTP handler.
-func startBare() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// deployToFirst200 deploys count new services with example's module (the
+// node holds it after the first) and times each until the gateway answers
+// 200.
+func deployToFirst200(ctx context.Context, c *client.Client, gateway, example string, count int) (Distribution, error) {
+	ex, err := examples.Get(example)
 	if err != nil {
-		return "", err
+		return Distribution{}, err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		io.WriteString(w, "Hello from Go\nYou asked for "+r.URL.Path+"\n")
-	}), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), nil
+	d := Distribution{Name: example, Key: example, What: "SDK Deploy of a new service (module already uploaded), then GET until 200"}
+	if _, err := c.Deploy(ctx, client.Package{Manifest: ex.Manifest, Module: ex.Module, Files: ex.Files}); err != nil {
+		return d, err
+	}
+	hc := newHTTPClient()
+	for i := range count {
+		name := fmt.Sprintf("%s-d%d", example, i)
+		m := strings.NewReplacer(`"`+example+`"`, `"`+name+`"`, `"/`+example+`"`, `"/`+name+`"`).Replace(string(ex.Manifest))
+		t0 := time.Now()
+		if _, err := c.Deploy(ctx, client.Package{Manifest: []byte(m), Module: ex.Module, Files: ex.Files}); err != nil {
+			return d, err
+		}
+		deadline := t0.Add(30 * time.Second)
+		for get(ctx, hc, gateway+"/"+name+"/x") != nil {
+			if time.Now().After(deadline) {
+				return d, fmt.Errorf("%s: no 200 within 30s of its deploy", name)
+			}
+		}
+		d.Samples = append(d.Samples, time.Since(t0))
+	}
+	fmt.Fprintf(os.Stderr, "deploy to first 200, %s: p50 %s\n", example, dur(quantile(d.Samples, 0.5)))
+	return d, nil
 }
 
 var (
@@ -174,8 +495,10 @@ var (
 	errRe  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)|Socket errors: .*`)
 )
 
+// wrk drives t for d and, when record is set, appends its requests/s and
+// latency percentiles to t. Any error or non-2xx response fails the run.
 func wrk(t *target, d time.Duration, conns, threads int, record bool) error {
-	args := []string{"--latency", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", strconv.Itoa(int(d.Seconds())) + "s"}
+	args := []string{"--latency", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", strconv.Itoa(max(1, int(d.Seconds()))) + "s"}
 	if t.header != "" {
 		args = append(args, "-H", t.header)
 	}
@@ -206,29 +529,4 @@ func wrk(t *target, d time.Duration, conns, threads int, record bool) error {
 		}
 	}
 	return nil
-}
-
-func median[T int64 | float64 | time.Duration](xs []T) T {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	return s[len(s)/2]
-}
-
-func report(w io.Writer, targets []*target, rounds int, d time.Duration, conns, threads int) {
-	fmt.Fprintf(w, "\n`go run ./bench -rounds %d -duration %s -conns %d -threads %d` — %s, %d CPUs\n\n",
-		rounds, d, conns, threads, time.Now().UTC().Format("2006-01-02"), runtime.NumCPU())
-	fmt.Fprintln(w, "| Target | req/s (median) | vs bare | p50 | p99 | req/s per round |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|")
-	base := median(targets[0].rps)
-	for _, t := range targets {
-		var each []string
-		for _, r := range t.rps {
-			each = append(each, strconv.Itoa(int(r)))
-		}
-		fmt.Fprintf(w, "| %s | %.0f | %.0f%% | %s | %s | %s |\n", t.name, median(t.rps), 100*median(t.rps)/base,
-			median(t.p50), median(t.p99), strings.Join(each, ", "))
-	}
 }
