@@ -132,7 +132,8 @@ func TestDemo(t *testing.T) {
 	}
 	t.Parallel()
 	b := start(t, append([]string{"demo", "--data", t.TempDir()}, listenFlags...)...)
-	out := b.waitStdout(t, 30*time.Second, "Ctrl-C stops the node.")
+	// The first start compiles six Go modules (~10 s on 2 idle cores).
+	out := b.waitStdout(t, 120*time.Second, "Ctrl-C stops the node.")
 	m := regexp.MustCompile(`curl (http://\S+)/hello-c/world`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no curl line:\n%s", out)
