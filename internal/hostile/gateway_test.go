@@ -131,6 +131,8 @@ func TestGatewayRefusesBadRequests(t *testing.T) {
 			{"/../../etc/passwd", 404},
 			{"/hello/%ff%00%c0%af", 200},
 			{"/hello/..%2f..%2fadmin.token", 200},
+			// Dot segments are not resolved: the literal prefix routes.
+			{"/hello/../nowhere", 200},
 			{"/" + strings.Repeat("a", 60<<10), 404},
 			{"/\x01", 400},
 			{"*", 404},
