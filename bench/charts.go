@@ -88,12 +88,14 @@ func (r *Results) Plots(dir string) ([]string, error) {
 	if len(r.Density) > 0 {
 		ds := slices.Clone(r.Density)
 		slices.SortFunc(ds, func(a, b DensityPoint) int { return a.Services - b.Services })
-		var n, rss, rssR, ready, list, p50, p99, deploy []float64
+		var n, rss, rssR, ready, settle, list, first, p50, p99, deploy []float64
 		for _, d := range ds {
 			n = append(n, float64(d.Services))
 			rss = append(rss, float64(d.RSS))
 			rssR = append(rssR, float64(d.RSSRestart))
 			ready = append(ready, d.Ready.Seconds())
+			settle = append(settle, (d.Ready + d.Settle).Seconds())
+			first = append(first, d.FirstP50.Seconds())
 			list = append(list, d.List.Seconds())
 			p50 = append(p50, d.ReqP50.Seconds())
 			p99 = append(p99, d.ReqP99.Seconds())
@@ -106,7 +108,7 @@ func (r *Results) Plots(dir string) ([]string, error) {
 		mem := Chart{Title: "Node memory by services deployed", XLabel: "services (log)", YLabel: "resident memory",
 			LogX: true, FormatY: fmtBytes, Series: []Series{
 				{Name: "RSS after deploying", X: n, Y: rss},
-				{Name: "RSS after restart + requests", X: n, Y: rssR},
+				{Name: "RSS after a restart, settled", X: n, Y: rssR},
 			}}
 		img, err := mem.Draw()
 		if err := write("density-memory.png", img, err); err != nil {
@@ -115,7 +117,9 @@ func (r *Results) Plots(dir string) ([]string, error) {
 		tm := Chart{Title: "Times by services deployed", XLabel: "services (log)", YLabel: "time (log)",
 			LogX: true, LogY: true, FormatY: fmtSeconds, Series: []Series{
 				{Name: "restart to ready", X: n, Y: ready},
+				{Name: "restart to settled (memory stopped growing)", X: n, Y: settle},
 				{Name: "mote ls", X: n, Y: list},
+				{Name: "request p50, just after ready", X: n, Y: first},
 				{Name: "request p50 (random service)", X: n, Y: p50},
 				{Name: "request p99 (random service)", X: n, Y: p99},
 				{Name: "deploy, per service", X: n, Y: deploy},

@@ -7,7 +7,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
+	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/mote-run/mote/api"
 	"github.com/mote-run/mote/client"
 	"github.com/mote-run/mote/examples"
+	"github.com/mote-run/mote/internal/node"
 )
 
 // densitySteps returns 10, 100, 1000, … up to and including max.
@@ -96,28 +98,79 @@ func runDensity(ctx context.Context, bin, work string, steps []int, workers, req
 		if p, pt.Ready, err = startMote(bin, data); err != nil {
 			return points, empty, err
 		}
-		var lat []time.Duration
-		for range requests {
-			t := time.Now()
-			if err := get(ctx, hc, p.gateway+"/"+densityName(rand.IntN(n))+"/x"); err != nil {
-				return points, empty, err
-			}
-			lat = append(lat, time.Since(t))
+		readyAt := time.Now()
+		// Right after ready, the node still loads its versions in the
+		// background: the first requests may wait for theirs.
+		first, err := randomRequests(ctx, hc, p.gateway, n, requests)
+		if err != nil {
+			return points, empty, err
+		}
+		pt.FirstP50, pt.FirstP99 = quantile(first, 0.5), quantile(first, 0.99)
+		settled, err := waitRSSStable(p, 2*time.Minute)
+		if err != nil {
+			return points, empty, err
+		}
+		pt.Settle = settled.Sub(readyAt)
+		lat, err := randomRequests(ctx, hc, p.gateway, n, requests)
+		if err != nil {
+			return points, empty, err
 		}
 		if pt.RSSRestart, err = p.rss(); err != nil {
 			return points, empty, err
 		}
-		slices.Sort(lat)
 		pt.Requests = len(lat)
-		pt.ReqP50 = lat[len(lat)/2]
-		pt.ReqP99 = lat[min(len(lat)-1, len(lat)*99/100)]
+		pt.ReqP50, pt.ReqP99 = quantile(lat, 0.5), quantile(lat, 0.99)
 		pt.StoreMiB = float64(dirSize(data)) / (1 << 20)
-		fmt.Fprintf(os.Stderr, "density %6d: deploy %v (%.0f/s)  RSS %s → restart %s  ready %v  ls %v  request p50 %v p99 %v  data %.1f MiB\n",
+		fmt.Fprintf(os.Stderr, "density %6d: deploy %v (%.0f/s)  RSS %s → restart %s  ready %v  settled %v  ls %v  first requests p50 %v p99 %v  then p50 %v p99 %v  data %.1f MiB\n",
 			n, pt.DeployTime.Round(time.Millisecond), float64(pt.DeployCount)/pt.DeployTime.Seconds(), fmtBytes(float64(pt.RSS)),
-			fmtBytes(float64(pt.RSSRestart)), pt.Ready.Round(time.Millisecond), pt.List.Round(time.Microsecond), pt.ReqP50, pt.ReqP99, pt.StoreMiB)
+			fmtBytes(float64(pt.RSSRestart)), pt.Ready.Round(time.Millisecond), pt.Settle.Round(time.Millisecond), pt.List.Round(time.Microsecond),
+			dur(pt.FirstP50), dur(pt.FirstP99), dur(pt.ReqP50), dur(pt.ReqP99), pt.StoreMiB)
 		points = append(points, pt)
 	}
 	return points, empty, nil
+}
+
+// randomRequests sends count serial GETs, each to a random one of the
+// first n density services, and returns their latencies.
+func randomRequests(ctx context.Context, hc *http.Client, gateway string, n, count int) ([]time.Duration, error) {
+	lat := make([]time.Duration, 0, count)
+	for range count {
+		t := time.Now()
+		if err := get(ctx, hc, gateway+"/"+densityName(rand.IntN(n))+"/x"); err != nil {
+			return lat, err
+		}
+		lat = append(lat, time.Since(t))
+	}
+	return lat, nil
+}
+
+// waitRSSStable polls p's resident memory every half second until three
+// readings in a row are within 1 MiB of each other (the node has loaded
+// its versions in the background), and returns the time of the first of
+// them. It gives up after timeout, returning the time it gave up.
+func waitRSSStable(p *moteProc, timeout time.Duration) (time.Time, error) {
+	t0 := time.Now()
+	prev, err := p.rss()
+	if err != nil {
+		return t0, err
+	}
+	stable := 0
+	for time.Since(t0) < timeout {
+		time.Sleep(500 * time.Millisecond)
+		cur, err := p.rss()
+		if err != nil {
+			return t0, err
+		}
+		if d := cur - prev; d < 1<<20 && d > -(1<<20) {
+			if stable++; stable == 2 {
+				return time.Now().Add(-time.Second), nil
+			}
+		} else {
+			stable = 0
+		}
+		prev = cur
+	}
+	return time.Now(), nil
 }
 
 // deployMany deploys services from..to-1 with workers in parallel.
@@ -238,4 +291,52 @@ func instanceCount(ctx context.Context, c *client.Client, service string) (int, 
 		}
 	}
 	return n, nil
+}
+
+// heapProfileAt starts a node in this process on data (no other node may
+// hold it), waits until its heap stops growing (the versions loaded), and
+// returns the top of its in-use heap profile, written to dir.
+func heapProfileAt(ctx context.Context, data, dir string, services int) ([]ProfileSummary, error) {
+	n, err := node.Start(ctx, node.Config{DataDir: data, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Version: "bench"})
+	if err != nil {
+		return nil, err
+	}
+	defer n.Shutdown(context.Background())
+	var ms runtime.MemStats
+	prev, stable := uint64(0), 0
+	for deadline := time.Now().Add(2 * time.Minute); stable < 3 && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		if d := int64(ms.HeapAlloc) - int64(prev); d < 1<<20 && d > -(1<<20) {
+			stable++
+		} else {
+			stable = 0
+		}
+		prev = ms.HeapAlloc
+	}
+	file := filepath.Join(dir, fmt.Sprintf("heap-%d.prof", services))
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return nil, err
+	}
+	f.Close()
+	target := fmt.Sprintf("node with %d services, in-process, settled (live heap %s)", services, fmtBytes(float64(ms.HeapAlloc)))
+	var out []ProfileSummary
+	for _, p := range []struct{ kind, flag string }{{"heap in use, flat", ""}, {"heap in use, cumulative", "-cum"}} {
+		args := []string{"-top", "-sample_index=inuse_space", "-nodecount=25"}
+		if p.flag != "" {
+			args = append(args, p.flag)
+		}
+		top, err := pprofTop(append(args, file)...)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ProfileSummary{Target: target, Kind: p.kind, File: filepath.Base(file), Top: top})
+	}
+	return out, nil
 }

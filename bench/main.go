@@ -254,6 +254,15 @@ func run(o options) error {
 		if err != nil {
 			return fmt.Errorf("density: %w", err)
 		}
+		if len(points) > 0 {
+			last := points[len(points)-1].Services
+			fmt.Fprintf(os.Stderr, "density: heap profile of a node with %d services\n", last)
+			ps, err := heapProfileAt(ctx, filepath.Join(work, "density"), o.out, last)
+			r.Profiles = append(r.Profiles, ps...)
+			if err != nil {
+				return fmt.Errorf("density heap profile: %w", err)
+			}
+		}
 		if r.Warm, err = warmMemory(ctx, bin, work, o.warmInstances); err != nil {
 			return fmt.Errorf("warm memory: %w", err)
 		}

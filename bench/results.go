@@ -95,8 +95,8 @@ type DensityPoint struct {
 	DeployCount   int           `json:"deploy_count"`
 	DeployWorkers int           `json:"deploy_workers"`
 	// RSS is the node's resident memory with every service deployed, after
-	// the deploys and the requests below; RSSRestart is it just after a
-	// restart reached ready.
+	// the deploys; RSSRestart is it after a restart, once settled, and the
+	// requests below.
 	RSS        int64 `json:"rss"`
 	RSSRestart int64 `json:"rss_restart"`
 	// Ready is the restart's time from exec to /readyz 200.
@@ -104,7 +104,13 @@ type DensityPoint struct {
 	// List is `mote ls` (client.Services) latency, median of ListRuns.
 	List     time.Duration `json:"list"`
 	ListRuns int           `json:"list_runs"`
-	// Requests to a random service each, after the restart.
+	// Settle is how long after ready the node's memory stopped growing
+	// (its versions loaded in the background; half-second resolution).
+	Settle time.Duration `json:"settle"`
+	// Requests to a random service each: the first ones right after the
+	// restart (FirstP50/P99), then as many again after Settle.
+	FirstP50 time.Duration `json:"first_p50"`
+	FirstP99 time.Duration `json:"first_p99"`
 	Requests int           `json:"requests"`
 	ReqP50   time.Duration `json:"req_p50"`
 	ReqP99   time.Duration `json:"req_p99"`
