@@ -15,8 +15,9 @@ import (
 )
 
 // openLoopRaw offers rate requests/s to rawURL for d over conns keep-alive
-// connections, and times each request from when it was due: a request that
-// waits for a free connection counts its wait (no coordinated omission).
+// connections, and times each request from when it was released on
+// schedule: a request that waits for a free connection counts its wait (no
+// coordinated omission).
 // It speaks HTTP/1.1 over raw TCP, which costs far less CPU per request
 // than net/http's client, so a fast target is not starved by its own load
 // generator (the CPUs are shared). header is one "Name: value" line or "".
@@ -92,10 +93,15 @@ func openLoopRaw(rawURL, header string, rate float64, d time.Duration, conns int
 	close(starts)
 	// Release each request when it is due: batches of whatever came due
 	// since the last wake-up, since sleeps are coarser than the interval.
+	// A request is timed from its release: Go's timers wake up to a
+	// millisecond late when the process idles (netpoll's resolution), and
+	// that lateness is the generator's, not the target's. A request that
+	// then waits for a free connection counts its wait.
 	for i := 0; i < total; {
-		now := time.Since(start)
-		for ; i < total && time.Duration(float64(i)*interval) <= now; i++ {
-			due <- start.Add(time.Duration(float64(i) * interval))
+		now := time.Now()
+		since := now.Sub(start)
+		for ; i < total && time.Duration(float64(i)*interval) <= since; i++ {
+			due <- now
 		}
 		if i < total {
 			next := time.Duration(float64(i) * interval)
