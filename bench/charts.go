@@ -91,8 +91,8 @@ func (r *Results) Plots(dir string) ([]string, error) {
 		var n, rss, rssR, ready, settle, list, first, p50, p99, deploy []float64
 		for _, d := range ds {
 			n = append(n, float64(d.Services))
-			rss = append(rss, float64(d.RSS))
-			rssR = append(rssR, float64(d.RSSRestart))
+			rss = append(rss, float64(d.RSS)/(1<<20))
+			rssR = append(rssR, float64(d.RSSRestart)/(1<<20))
 			ready = append(ready, d.Ready.Seconds())
 			settle = append(settle, (d.Ready + d.Settle).Seconds())
 			first = append(first, d.FirstP50.Seconds())
@@ -105,8 +105,8 @@ func (r *Results) Plots(dir string) ([]string, error) {
 				deploy = append(deploy, 0)
 			}
 		}
-		mem := Chart{Title: "Node memory by services deployed", XLabel: "services (log)", YLabel: "resident memory",
-			LogX: true, FormatY: fmtBytes, Series: []Series{
+		mem := Chart{Title: "Node memory by services deployed", XLabel: "services (log)", YLabel: "resident memory (log)",
+			LogX: true, LogY: true, FormatY: func(v float64) string { return compact(v) + "MiB" }, Series: []Series{
 				{Name: "RSS after deploying", X: n, Y: rss},
 				{Name: "RSS after a restart, settled", X: n, Y: rssR},
 			}}
@@ -120,9 +120,9 @@ func (r *Results) Plots(dir string) ([]string, error) {
 				{Name: "restart to settled (memory stopped growing)", X: n, Y: settle},
 				{Name: "mote ls", X: n, Y: list},
 				{Name: "request p50, just after ready", X: n, Y: first},
-				{Name: "request p50 (random service)", X: n, Y: p50},
-				{Name: "request p99 (random service)", X: n, Y: p99},
-				{Name: "deploy, per service", X: n, Y: deploy},
+				{Name: "request p50, settled", X: n, Y: p50},
+				{Name: "request p99, settled", X: n, Y: p99},
+				{Name: "deploy wall time / services deployed (8 at a time)", X: n, Y: deploy},
 			}}
 		img, err = tm.Draw()
 		if err := write("density-time.png", img, err); err != nil {

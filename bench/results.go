@@ -145,7 +145,7 @@ type ProfileSummary struct {
 
 // save writes r as JSON to path.
 func (r *Results) save(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
+	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
