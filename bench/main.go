@@ -203,6 +203,9 @@ func run(o options) error {
 	if len(os.Args) == 1 {
 		r.Command = "go run ./bench"
 	}
+	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		r.Commit = strings.TrimSpace(string(out))
+	}
 	has := func(s string) bool { return slices.Contains(o.suites, s) }
 	needNode := has("throughput") || has("latency") || has("profile") || has("deploy")
 	if needNode {

@@ -197,7 +197,11 @@ func (r *Results) Markdown(w io.Writer, plots string) {
 			fmt.Fprintf(w, "\n![%s](%s)\n", alt, filepath.ToSlash(filepath.Join(plots, file)))
 		}
 	}
-	fmt.Fprintf(w, "`%s` — %s, %d CPUs, %s\n", r.Command, r.Date, r.CPUs, r.Go)
+	fmt.Fprintf(w, "`%s` — %s, %d CPUs, %s", r.Command, r.Date, r.CPUs, r.Go)
+	if r.Commit != "" {
+		fmt.Fprintf(w, ", source %s", r.Commit)
+	}
+	fmt.Fprintln(w)
 	for _, m := range r.Missing {
 		fmt.Fprintf(w, "\n- not run: %s\n", m)
 	}

@@ -14,6 +14,8 @@ type Results struct {
 	Command string `json:"command"`
 	CPUs    int    `json:"cpus"`
 	Go      string `json:"go"`
+	// Commit is the source measured: `git describe --always --dirty`.
+	Commit string `json:"commit,omitempty"`
 	// Missing lists the peers that could not run, each with how to get it.
 	Missing []string `json:"missing,omitempty"`
 
