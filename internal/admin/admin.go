@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mote-run/mote/api"
@@ -268,6 +269,9 @@ func writeErr(w http.ResponseWriter, err error) {
 		gateway.WriteError(w, api.Errorf(api.CodeBadRequest, "%v", err))
 	case errors.Is(err, store.ErrTooLarge):
 		gateway.WriteError(w, api.Errorf(api.CodeBodyTooLarge, "%v", err))
+	case isOverloaded(err):
+		w.Header().Set("Retry-After", "1")
+		gateway.WriteError(w, api.Errorf(api.CodeNoCapacity, "the store is busy; retry shortly (%v)", err))
 	default:
 		gateway.WriteError(w, api.Errorf(api.CodeInternal, "%v", err))
 	}
@@ -295,3 +299,14 @@ type statusRecorder struct {
 func (s *statusRecorder) Header() http.Header         { return s.header }
 func (s *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (s *statusRecorder) WriteHeader(code int)        { s.status = code }
+
+// isOverloaded reports whether the store refused a request because it is
+// busy (JetStream's "429 too many requests"): a retry will do, so it is a
+// 503, not a 500.
+func isOverloaded(err error) bool {
+	var ae *jetstream.APIError
+	if errors.As(err, &ae) && ae.Code == http.StatusTooManyRequests {
+		return true
+	}
+	return strings.Contains(err.Error(), "too many requests")
+}

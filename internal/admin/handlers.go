@@ -36,6 +36,12 @@ func (h *handler) putBlob(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, info)
 		return
 	}
+	if limit := h.opts.Store.MaxBlobSize(); r.ContentLength > limit {
+		// Refuse before reading: the body would be thrown away anyway.
+		w.Header().Set("Connection", "close")
+		writeErr(w, api.Errorf(api.CodeBodyTooLarge, "the blob is %d bytes, over the node's limit of %d bytes", r.ContentLength, limit))
+		return
+	}
 	info, err := h.opts.Store.PutBlob(r.Context(), digest, r.Body)
 	if err != nil {
 		if errors.Is(err, store.ErrDigestMismatch) {

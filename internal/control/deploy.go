@@ -330,7 +330,7 @@ func (c *Controller) Remove(ctx context.Context, name string) error {
 	c.deployMu.Lock()
 	defer c.deployMu.Unlock()
 	if err := c.opts.Store.DeleteService(ctx, name); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidName) {
 			return &api.Error{Code: api.CodeNotFound, Status: 404, Message: fmt.Sprintf("no service named %s", name),
 				Hint: "list services with: mote ls"}
 		}

@@ -433,5 +433,8 @@ func validFilePath(p string) error {
 	if !fs.ValidPath(p) || p == "." || strings.Contains(p, "\\") {
 		return fmt.Errorf("package file path %q is not a clean relative path", p)
 	}
+	if strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("package file path %q holds a control character (NUL, newline, ...); no file system names a file that way", p)
+	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -249,7 +250,8 @@ func routeFaults(route string) []string {
 		}
 	}
 	if strings.IndexFunc(route, badRouteRune) >= 0 {
-		wrong = append(wrong, `must not contain "?", "#", "%", spaces or control characters`)
+		wrong = append(wrong, "must not contain "+badRouteChars(route)+
+			` (a route holds ASCII letters, digits, "/" and -._~!$&'()*+,;=: — clients percent-encode anything else, so it could never match; "@" marks a version's tag)`)
 	}
 	if !utf8.ValidString(route) {
 		wrong = append(wrong, "must be valid UTF-8")
@@ -260,8 +262,44 @@ func routeFaults(route string) []string {
 	return wrong
 }
 
+// badRouteChars names the characters of route that badRouteRune refuses:
+// each printable one quoted, then spaces, control and non-ASCII characters.
+func badRouteChars(route string) string {
+	var names []string
+	seen := map[string]bool{}
+	for _, r := range route {
+		if !badRouteRune(r) {
+			continue
+		}
+		var name string
+		switch {
+		case unicode.IsSpace(r):
+			name = "spaces"
+		case unicode.IsControl(r):
+			name = "control characters"
+		case r >= utf8.RuneSelf:
+			name = "non-ASCII characters"
+		default:
+			name = strconv.Quote(string(r))
+		}
+		if !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// badRouteRune reports whether r may not appear in a route: the gateway
+// matches routes against the escaped path, so a route holds only what an
+// escaped path holds unescaped (RFC 3986 unreserved and sub-delims, ':'),
+// but '@', which separates a route from a version's tag.
 func badRouteRune(r rune) bool {
-	return r == '?' || r == '#' || r == '%' || unicode.IsSpace(r) || unicode.IsControl(r)
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("/-._~!$&'()*+,;=:", r)
 }
 
 // fixRoute makes a route from s by dropping what checkRoute rejects.

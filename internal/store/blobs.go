@@ -178,3 +178,6 @@ func hexNibble(c byte) byte {
 	}
 	return c - '0'
 }
+
+// MaxBlobSize is the largest blob PutBlob accepts.
+func (s *Store) MaxBlobSize() int64 { return s.opts.MaxBlobSize }

@@ -86,7 +86,15 @@ func (m *pooledMemory) Reallocate(size uint64) []byte {
 		m.buf = m.buf[:size]
 		return m.buf
 	}
-	grown := getBuffer(size)[:size]
+	want := size
+	if size > maxPooled {
+		// Above the pools a buffer is made to measure: grow it
+		// geometrically (to at least twice the old capacity, within the
+		// limit), or a guest growing a page at a time would copy its whole
+		// memory on every grow — quadratic time and garbage.
+		want = min(max(size, 2*uint64(cap(m.buf))), m.max)
+	}
+	grown := getBuffer(want)[:size]
 	copy(grown, m.buf)
 	putBuffer(m.buf)
 	m.buf = grown

@@ -242,7 +242,7 @@ func TestPooledInstanceIsReused(t *testing.T) {
 func TestPooledFailuresDiscardTheInstance(t *testing.T) {
 	var logs logRecorder
 	r := loadPooled(t, newDriver(t), func(s *sandbox.Spec) {
-		s.Timeout, s.MaxOutput, s.Logs = 300*time.Millisecond, 1<<20, &logs
+		s.Timeout, s.MaxOutput, s.Logs = time.Second, 1<<20, &logs
 	})
 	tests := []struct {
 		path, query string
