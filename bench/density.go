@@ -325,7 +325,7 @@ func heapProfileAt(ctx context.Context, data, dir string, services int) ([]Profi
 		return nil, err
 	}
 	f.Close()
-	target := fmt.Sprintf("node with %d services, in-process, settled (live heap %s)", services, fmtBytes(float64(ms.HeapAlloc)))
+	target := fmt.Sprintf("node with %d services (a process of its own), settled (live heap %s)", services, fmtBytes(float64(ms.HeapAlloc)))
 	var out []ProfileSummary
 	for _, p := range []struct{ kind, flag string }{{"heap in use, flat", ""}, {"heap in use, cumulative", "-cum"}} {
 		args := []string{"-top", "-sample_index=inuse_space", "-nodecount=25"}

@@ -33,6 +33,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -88,6 +89,8 @@ func main() {
 		fractions = flag.String("fractions", "0.25,0.5,0.75", "open-loop load as fractions of each target's own median req/s")
 		access    = flag.Bool("access", false, "instead: the cost of API management (key auth + rate limit + quota) on one route, throughput and open-loop latency at half load")
 		render    = flag.String("render", "", "measure nothing: render the report and plots from this results.json into -out")
+		heapData  = flag.String("heap-profile-data", "", "internal (the density suite runs itself with it): start a node on this data dir, write its settled heap profile into -out and its top as JSON to stdout")
+		heapN     = flag.Int("heap-profile-services", 0, "internal: the number of services on -heap-profile-data")
 	)
 	flag.IntVar(&o.rounds, "rounds", 3, "throughput rounds; each drives every target once")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "wrk duration per target per round")
@@ -121,6 +124,14 @@ func main() {
 		}
 		if *access {
 			return runAccess(o.rounds, o.duration, o.conns, o.threads)
+		}
+		if *heapData != "" {
+			node.TuneGC()
+			ps, err := heapProfileAt(context.Background(), *heapData, o.out, *heapN)
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(os.Stdout).Encode(ps)
 		}
 		var err error
 		if o.suites, err = parseSuites(*suite); err != nil {
@@ -260,7 +271,7 @@ func run(o options) error {
 		if len(points) > 0 {
 			last := points[len(points)-1].Services
 			fmt.Fprintf(os.Stderr, "density: heap profile of a node with %d services\n", last)
-			ps, err := heapProfileAt(ctx, filepath.Join(work, "density"), o.out, last)
+			ps, err := heapProfileSubprocess(filepath.Join(work, "density"), o.out, last)
 			r.Profiles = append(r.Profiles, ps...)
 			if err != nil {
 				return fmt.Errorf("density heap profile: %w", err)
@@ -271,6 +282,26 @@ func run(o options) error {
 		}
 	}
 	return nil
+}
+
+// heapProfileSubprocess runs this program again to take heapProfileAt's
+// profile in a process of its own, free of this one's allocations.
+func heapProfileSubprocess(data, dir string, services int) ([]ProfileSummary, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "-heap-profile-data", data, "-heap-profile-services", strconv.Itoa(services), "-out", dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("heap profile: %w", err)
+	}
+	var ps []ProfileSummary
+	if err := json.Unmarshal(out, &ps); err != nil {
+		return nil, fmt.Errorf("heap profile: %w", err)
+	}
+	return ps, nil
 }
 
 // writeReport writes results.json, results.md and the plots into dir.
