@@ -297,11 +297,31 @@ func instanceCount(ctx context.Context, c *client.Client, service string) (int, 
 // hold it), waits until its heap stops growing (the versions loaded), and
 // returns the top of its in-use heap profile, written to dir.
 func heapProfileAt(ctx context.Context, data, dir string, services int) ([]ProfileSummary, error) {
-	n, err := node.Start(ctx, node.Config{DataDir: data, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Version: "bench"})
+	cpuFile := filepath.Join(dir, fmt.Sprintf("cpu-start-%d.prof", services))
+	stop, err := startProfile(cpuFile)
 	if err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
+	n, err := node.Start(ctx, node.Config{DataDir: data, HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Version: "bench"})
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	ready := time.Since(t0)
 	defer n.Shutdown(context.Background())
+	var out []ProfileSummary
+	for _, p := range []struct{ kind, flag string }{{"CPU from start to ready, flat", ""}, {"CPU from start to ready, cumulative", "-cum"}} {
+		args := []string{"-top", "-nodecount=25"}
+		if p.flag != "" {
+			args = append(args, p.flag)
+		}
+		top, err := pprofTop(append(args, cpuFile)...)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ProfileSummary{Target: fmt.Sprintf("node.Start with %d services (ready in %s)", services, dur(ready)), Kind: p.kind, File: filepath.Base(cpuFile), Top: top})
+	}
 	var ms runtime.MemStats
 	prev, stable := uint64(0), 0
 	for deadline := time.Now().Add(2 * time.Minute); stable < 3 && time.Now().Before(deadline); {
@@ -326,7 +346,6 @@ func heapProfileAt(ctx context.Context, data, dir string, services int) ([]Profi
 	}
 	f.Close()
 	target := fmt.Sprintf("node with %d services (a process of its own), settled (live heap %s)", services, fmtBytes(float64(ms.HeapAlloc)))
-	var out []ProfileSummary
 	for _, p := range []struct{ kind, flag string }{{"heap in use, flat", ""}, {"heap in use, cumulative", "-cum"}} {
 		args := []string{"-top", "-sample_index=inuse_space", "-nodecount=25"}
 		if p.flag != "" {
