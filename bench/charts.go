@@ -27,9 +27,13 @@ func (r *Results) Plots(dir string) ([]string, error) {
 
 	if tp := r.Throughput; tp != nil && len(tp.Targets) > 0 {
 		base := median(tp.Targets[0].RPS)
-		bc := BarChart{Title: "Requests/s (wrk, median of rounds)", XLabel: "requests/s"}
+		bc := BarChart{Title: "Requests/s (wrk, median of rounds; whiskers: slowest and fastest round)", XLabel: "requests/s"}
 		for _, t := range tp.Targets {
-			bc.Bars = append(bc.Bars, Bar{Label: t.Name, Value: median(t.RPS), Note: fmt.Sprintf("(%s of bare)", pct(median(t.RPS)/base))})
+			b := Bar{Label: t.Name, Value: median(t.RPS), Note: fmt.Sprintf("(%s of bare)", pct(median(t.RPS)/base))}
+			if len(t.RPS) > 1 {
+				b.Lo, b.Hi = slices.Min(t.RPS), slices.Max(t.RPS)
+			}
+			bc.Bars = append(bc.Bars, b)
 		}
 		img, err := bc.Draw()
 		if err := write("throughput.png", img, err); err != nil {

@@ -72,10 +72,13 @@ type Chart struct {
 }
 
 // Bar is one bar of a BarChart: Value is drawn, Note printed after it.
+// Lo and Hi, when Hi > Lo, draw a whisker over the bar (a range, such as
+// the slowest and fastest round).
 type Bar struct {
-	Label string
-	Value float64
-	Note  string
+	Label  string
+	Value  float64
+	Note   string
+	Lo, Hi float64
 }
 
 // BarChart is a horizontal bar chart, one bar per row, labels on the left.
@@ -461,11 +464,11 @@ func (bc BarChart) Draw() (*image.RGBA, error) {
 	}
 	labelW := 0
 	noteW := 0
-	vals := make([]float64, len(bc.Bars))
-	for i, b := range bc.Bars {
+	var vals []float64
+	for _, b := range bc.Bars {
 		labelW = max(labelW, textWidth(b.Label))
 		noteW = max(noteW, textWidth(format(b.Value)+" "+b.Note))
-		vals[i] = b.Value
+		vals = append(vals, b.Value, b.Hi)
 	}
 	rowH := charH + 14
 	w = max(w, labelW+noteW+44+500) // at least 500 pixels of bars
@@ -495,6 +498,16 @@ func (bc BarChart) Draw() (*image.RGBA, error) {
 		}
 		p = clamp(p, x0, x1)
 		c.rect(x0, y+4, p, y+rowH-4, colorOf(i))
+		if b.Hi > b.Lo {
+			lo, _ := ax.pos(b.Lo)
+			hi, _ := ax.pos(b.Hi)
+			lo, hi = clamp(lo, x0, x1), clamp(hi, x0, x1)
+			mid := y + rowH/2
+			c.rect(lo, mid-1, hi+1, mid+1, black)
+			c.rect(lo, mid-5, lo+2, mid+5, black)
+			c.rect(hi-1, mid-5, hi+1, mid+5, black)
+			p = max(p, hi)
+		}
 		c.text(p+8, y+7, strings.TrimSpace(format(b.Value)+" "+b.Note), black)
 	}
 	c.rect(x0, y0, x0+2, y1+1, black)
