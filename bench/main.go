@@ -91,6 +91,9 @@ func main() {
 		render    = flag.String("render", "", "measure nothing: render the report and plots from this results.json into -out")
 		heapData  = flag.String("heap-profile-data", "", "internal (the density suite runs itself with it): start a node on this data dir, write its settled heap profile into -out and its top as JSON to stdout")
 		heapN     = flag.Int("heap-profile-services", 0, "internal: the number of services on -heap-profile-data")
+		loadURL   = flag.String("open-loop-url", "", "internal (the latency suite runs itself with it, so the generator has a process of its own): drive this URL open-loop and print the LatencyRun as JSON")
+		loadHdr   = flag.String("open-loop-header", "", "internal: one request header for -open-loop-url")
+		loadRate  = flag.Float64("open-loop-rate", 0, "internal: requests/s for -open-loop-url")
 	)
 	flag.IntVar(&o.rounds, "rounds", 3, "throughput rounds; each drives every target once")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "wrk duration per target per round")
@@ -124,6 +127,13 @@ func main() {
 		}
 		if *access {
 			return runAccess(o.rounds, o.duration, o.conns, o.threads)
+		}
+		if *loadURL != "" {
+			l, err := openLoopRaw(*loadURL, *loadHdr, *loadRate, o.latencyDuration, o.openConns)
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(os.Stdout).Encode(l)
 		}
 		if *heapData != "" {
 			node.TuneGC()
@@ -282,6 +292,29 @@ func run(o options) error {
 		}
 	}
 	return nil
+}
+
+// openLoopSubprocess runs openLoopRaw in a process of its own (this
+// program, run again), so that the generator's goroutines and garbage do
+// not share a scheduler and a heap with the in-process targets.
+func openLoopSubprocess(url, header string, rate float64, d time.Duration, conns int) (LatencyRun, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return LatencyRun{}, err
+	}
+	cmd := exec.Command(exe, "-open-loop-url", url, "-open-loop-header", header, "-open-loop-rate", strconv.FormatFloat(rate, 'f', -1, 64),
+		"-latency-duration", d.String(), "-open-conns", strconv.Itoa(conns))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return LatencyRun{}, fmt.Errorf("open loop %s: %w: %s", url, err, strings.TrimSpace(stderr.String()))
+	}
+	var l LatencyRun
+	if err := json.Unmarshal(out, &l); err != nil {
+		return LatencyRun{}, fmt.Errorf("open loop %s: %w", url, err)
+	}
+	return l, nil
 }
 
 // heapProfileSubprocess runs this program again to take heapProfileAt's
@@ -468,7 +501,7 @@ func inProcess(ctx context.Context, o options, r *Results, work string) error {
 		for _, f := range o.fractions {
 			for _, t := range targets {
 				rate := f * median(t.rps)
-				l, err := openLoopRaw(t.url, t.header, rate, o.latencyDuration, o.openConns)
+				l, err := openLoopSubprocess(t.url, t.header, rate, o.latencyDuration, o.openConns)
 				l.Name, l.Key, l.Fraction = t.name, t.key, f
 				if err != nil {
 					return fmt.Errorf("latency: %w", err)

@@ -232,7 +232,7 @@ func (r *Results) Markdown(w io.Writer, plots string) {
 	}
 
 	if len(r.Latency) > 0 {
-		fmt.Fprintln(w, "\n### Latency under open-loop load\n\nEach target offered a fixed rate, a fraction of its own median wrk req/s; each request timed from its release on schedule (a request waiting for a free connection counts its wait: no coordinated omission). The generator (raw HTTP/1.1 over 64 keep-alive connections) shares the CPUs.")
+		fmt.Fprintln(w, "\n### Latency under open-loop load\n\nEach target offered a fixed rate, a fraction of its own median wrk req/s; each request timed from its release on schedule (a request waiting for a free connection counts its wait: no coordinated omission). The generator (raw HTTP/1.1 over 64 keep-alive connections, in a process of its own) shares the CPUs.")
 		fmt.Fprintln(w, "\n| Target | load | offered req/s | achieved | p50 | p99 | p99.9 | errors |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 		for _, f := range r.fractions() {
