@@ -101,6 +101,7 @@ func (h *handler) getService(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	svc.URL = h.url(svc.Route)
+	versions = control.Acknowledged(svc, versions)
 	writeJSON(w, http.StatusOK, api.ServiceDetail{Service: svc, Versions: versions, Instances: h.opts.Control.Instances(name)})
 }
 

@@ -367,6 +367,7 @@ func (c *Controller) Versions(ctx context.Context, name string) ([]api.VersionSt
 	if err != nil {
 		return nil, internal("list versions of %s: %v", name, err)
 	}
+	vs = Acknowledged(svc, vs)
 	c.mu.Lock()
 	var runners map[int]*versionRunner
 	if cur := c.current[name]; cur != nil {
@@ -439,4 +440,12 @@ func FormatScale(sc *api.Scale) string {
 		parts = append(parts, "max "+strconv.Itoa(*sc.Max))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Acknowledged drops the versions a deploy stored but never acknowledged:
+// a node killed between storing a version and updating the service record
+// leaves a version numbered past svc.Latest. It is never served (the next
+// deploy numbers past it) and is not listed.
+func Acknowledged(svc api.Service, vs []api.Version) []api.Version {
+	return slices.DeleteFunc(vs, func(v api.Version) bool { return v.Number > svc.Latest })
 }

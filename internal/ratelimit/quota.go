@@ -1,11 +1,13 @@
 package ratelimit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -281,6 +283,10 @@ func (q *Quotas) Flush(ctx context.Context) error {
 		}
 		s.mu.RUnlock()
 	}
+	// The most used counters go first: when a flush of many keys is slow
+	// (each push is an fsynced write), the counts that matter most are
+	// durable soonest, and a crash loses the long tail of single uses.
+	slices.SortFunc(todo, func(a, b *counter) int { return cmp.Compare(b.pending.Load(), a.pending.Load()) })
 	// Counters are independent, so a few are pushed at once to keep a
 	// flush of many keys within FlushInterval on a store with latency.
 	var (
