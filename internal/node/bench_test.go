@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/mote-run/mote/api"
 	"github.com/mote-run/mote/client"
 	"github.com/mote-run/mote/examples"
 	"github.com/mote-run/mote/internal/node/nodetest"
@@ -162,4 +164,32 @@ func BenchmarkDeployToFirst200(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkTrafficChange measures `mote traffic` on a real node: from the
+// SDK call to the new split being served (the call returns only then),
+// with the store's fsync on every write, alternating 90/10 and 10/90.
+func BenchmarkTrafficChange(b *testing.B) {
+	env := nodetest.Start(b)
+	pkg := helloC(b)
+	env.Deploy(b, pkg)
+	pkg.Manifest = append(pkg.Manifest, []byte("\n[env]\nV = \"2\"\n")...)
+	env.Deploy(b, pkg)
+	splits := [][]api.TrafficSplit{
+		{{Version: 1, Weight: 90}, {Version: 2, Weight: 10}},
+		{{Version: 1, Weight: 10}, {Version: 2, Weight: 90}},
+	}
+	took := make([]time.Duration, 0, b.N)
+	i := 0
+	for b.Loop() {
+		start := time.Now()
+		if _, err := env.Client.SetTraffic(b.Context(), "hello-c", splits[i%2]); err != nil {
+			b.Fatal(err)
+		}
+		took = append(took, time.Since(start))
+		i++
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
 }
