@@ -148,18 +148,6 @@ func jwtRmCmd(g *globals) *cobra.Command {
 		Short:   "Remove JWT verification keys",
 		Example: `  mote jwt rm legacy`,
 		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			for _, id := range args {
-				if err := c.DeleteJWTKey(cmd.Context(), id); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "Removed JWT key %s\n", id)
-			}
-			return nil
-		},
+		RunE:    removeEach(g, "Removed JWT key %s", (*client.Client).DeleteJWTKey),
 	}
 }

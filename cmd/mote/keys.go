@@ -221,18 +221,6 @@ func keysRmCmd(g *globals) *cobra.Command {
 		Long:    `Remove API keys by ID. Unlike revoke, this leaves no record of the key.`,
 		Example: `  mote keys rm 0123456789ab`,
 		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			for _, id := range args {
-				if err := c.DeleteKey(cmd.Context(), id); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "Removed key %s\n", id)
-			}
-			return nil
-		},
+		RunE:    removeEach(g, "Removed key %s", (*client.Client).DeleteKey),
 	}
 }

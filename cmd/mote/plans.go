@@ -155,19 +155,7 @@ func plansRmCmd(g *globals) *cobra.Command {
 removed: revoke those keys first (mote keys ls shows them).`,
 		Example: `  mote plans rm gold`,
 		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			for _, name := range args {
-				if err := c.DeletePlan(cmd.Context(), name); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "Removed plan %s\n", name)
-			}
-			return nil
-		},
+		RunE:    removeEach(g, "Removed plan %s", (*client.Client).DeletePlan),
 	}
 }
 

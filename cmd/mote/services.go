@@ -213,19 +213,7 @@ func rmCmd(g *globals) *cobra.Command {
 		Long:    `Remove services. Requests in flight finish; new ones get 404.`,
 		Example: `  mote rm hello`,
 		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			for _, name := range args {
-				if err := c.DeleteService(cmd.Context(), name); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "Removed %s\n", name)
-			}
-			return nil
-		},
+		RunE:    removeEach(g, "Removed %s", (*client.Client).DeleteService),
 	}
 }
 
@@ -271,4 +259,22 @@ func age(t time.Time) string {
 		return fmt.Sprintf("%dh", int(d.Hours()))
 	}
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// removeEach returns a RunE that removes each argument with del, printing
+// format (with the argument) for each, and stops at the first failure.
+func removeEach(g *globals, format string, del func(*client.Client, context.Context, string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := g.client()
+		if err != nil {
+			return err
+		}
+		for _, arg := range args {
+			if err := del(c, cmd.Context(), arg); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, format+"\n", arg)
+		}
+		return nil
+	}
 }
