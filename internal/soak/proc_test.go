@@ -253,3 +253,95 @@ outer:
 	}
 	return out
 }
+
+// cpuTicks are CPU times in clock ticks (USER_HZ, 100 a second on Linux).
+const ticksPerSecond = 100
+
+// procCPU returns the user+system CPU time of process pid ("self" for
+// this one) in ticks, from /proc/PID/stat.
+func procCPU(pid string) (int64, error) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("cpu time: %w (Linux only)", err)
+	}
+	// The command name, in parentheses, may hold spaces: fields count
+	// from after its closing parenthesis (state is field 3, utime 14).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("cpu time: malformed /proc/%s/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("cpu time: short /proc/%s/stat", pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("cpu time: malformed /proc/%s/stat", pid)
+	}
+	return u + s, nil
+}
+
+// machineCPU returns the machine's busy and total CPU time in ticks, from
+// the first line of /proc/stat (idle and iowait are not busy).
+func machineCPU() (busy, total int64, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, fmt.Errorf("cpu time: %w (Linux only)", err)
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("cpu time: malformed /proc/stat")
+	}
+	for i, s := range f[1:9] {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("cpu time: malformed /proc/stat")
+		}
+		total += v
+		if i != 3 && i != 4 { // idle, iowait
+			busy += v
+		}
+	}
+	return busy, total, nil
+}
+
+// cpuMeter turns CPU-time counters into cores used between readings.
+type cpuMeter struct {
+	pid                     string
+	at                      time.Time
+	node, self, busy, total int64
+}
+
+// cpuUse is the cores used over an interval: by the node, by this process
+// (the load generator), and by everything on the machine.
+type cpuUse struct{ node, loadgen, machine float64 }
+
+// read returns the use since the last read (zero the first time).
+func (m *cpuMeter) read() (cpuUse, error) {
+	node, err := procCPU(m.pid)
+	if err != nil {
+		return cpuUse{}, err
+	}
+	self, err := procCPU("self")
+	if err != nil {
+		return cpuUse{}, err
+	}
+	busy, total, err := machineCPU()
+	if err != nil {
+		return cpuUse{}, err
+	}
+	now := time.Now()
+	var u cpuUse
+	if !m.at.IsZero() {
+		secs := now.Sub(m.at).Seconds() * ticksPerSecond
+		u.node = float64(node-m.node) / secs
+		u.loadgen = float64(self-m.self) / secs
+		if total > m.total {
+			u.machine = float64(busy-m.busy) / float64(total-m.total) * float64(runtime.NumCPU())
+		}
+	}
+	m.at, m.node, m.self, m.busy, m.total = now, node, self, busy, total
+	return u, nil
+}

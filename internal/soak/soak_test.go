@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,6 +65,7 @@ type sample struct {
 	u          usage         // at the interval's end
 	rssMax     int64         // the highest RSS read in the interval
 	heapMin    int64         // the lowest heap in use read in the interval
+	cpu        cpuUse        // cores used over the interval
 	done, errs int           // requests that ended in the interval
 	total      int64         // answered since the start
 	p50, p99   time.Duration
@@ -141,19 +143,24 @@ func TestSoak(t *testing.T) {
 		rssMax, heapMin = max(rssMax, u.rss), min(heapMin, u.heapInuse)
 		return u, true
 	}
+	meter := &cpuMeter{pid: strconv.Itoa(node.cmd.Process.Pid)}
 	record := func() {
 		u, ok := peek()
 		iv := ol.take()
+		cpu, err := meter.read()
+		if err != nil {
+			t.Errorf("sample: %v", err)
+		}
 		if !ok {
 			return
 		}
-		s := sample{t: time.Since(start), u: u, rssMax: rssMax, heapMin: heapMin,
+		s := sample{t: time.Since(start), u: u, rssMax: rssMax, heapMin: heapMin, cpu: cpu,
 			done: iv.done, errs: iv.errors, total: iv.totalDone, p50: iv.p50, p99: iv.p99}
 		rssMax, heapMin = 0, math.MaxInt64
 		series = append(series, s)
-		t.Logf("%6s  rss %6.1f MiB (max %6.1f)  heap %6.1f MiB (min %6.1f, goal %6.1f)  goroutines %4d  fds %4d  %6d req (%d errors)  p50 %-9s p99 %s",
+		t.Logf("%6s  rss %6.1f MiB (max %6.1f)  heap %6.1f MiB (min %6.1f, goal %6.1f)  goroutines %4d  fds %4d  cpu node %.2f loadgen %.2f machine %.2f  %6d req (%d errors)  p50 %-9s p99 %s",
 			s.t.Round(time.Second), mib(u.rss), mib(s.rssMax), mib(u.heapInuse), mib(s.heapMin), mib(u.heapGoal), u.goroutines, u.fds,
-			s.done, s.errs, s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond))
+			cpu.node, cpu.loadgen, cpu.machine, s.done, s.errs, s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond))
 	}
 	record()
 	fast := time.NewTicker(*soakInterval / 10)
@@ -387,6 +394,32 @@ func (r *result) summary() string {
 	fmt.Fprintf(&b, "- Latency (from each request's scheduled time, per %s interval): p50 %s in the first minute → %s in the last; p99 %s → %s; worst interval p99 %s.\n",
 		*soakInterval, r.p50First.Round(time.Microsecond), r.p50Last.Round(time.Microsecond),
 		r.p99First.Round(time.Microsecond), r.p99Last.Round(time.Microsecond), r.p99Max.Round(time.Microsecond))
+	var slow []string
+	minRate, minAt := math.Inf(1), time.Duration(0)
+	var node, others, othersMax float64
+	n := 0
+	for i, sm := range r.series {
+		if sm.p99 > time.Second {
+			slow = append(slow, sm.t.Round(time.Second).String())
+		}
+		if i == 0 || sm.t > r.duration-time.Second {
+			continue // idle at the start; the load's end
+		}
+		dt := (sm.t - r.series[i-1].t).Seconds()
+		if rate := float64(sm.done) / dt; rate < minRate {
+			minRate, minAt = rate, sm.t
+		}
+		o := max(0, sm.cpu.machine-sm.cpu.node-sm.cpu.loadgen)
+		node, others, othersMax, n = node+sm.cpu.node, others+o, max(othersMax, o), n+1
+	}
+	if n > 0 {
+		fmt.Fprintf(&b, "- Throughput: the slowest interval answered %.0f req/s (ending at %s) against %.0f scheduled.\n", minRate, minAt.Round(time.Second), r.rate)
+		fmt.Fprintf(&b, "- CPU (cores of %d): the node used %.2f on average; other processes on the machine (not the node, not the load generator) %.2f on average, %.2f at most in an interval.\n",
+			runtime.NumCPU(), node/float64(n), others/float64(n), othersMax)
+	}
+	if len(slow) > 0 {
+		fmt.Fprintf(&b, "- Intervals with p99 above 1 s: %d (ending at %s).\n", len(slow), strings.Join(slow, ", "))
+	}
 	fmt.Fprintf(&b, "- Growth, line fitted over the second half (from %s), per hour:\n", (r.duration / 2).Round(time.Second))
 	for _, g := range r.growth {
 		fmt.Fprintf(&b, "  - %s\n", g)
@@ -419,12 +452,14 @@ func writeOut(dir string, series []sample, summary, nodeLog string, half time.Du
 		return err
 	}
 	w := csv.NewWriter(f)
-	w.Write([]string{"seconds", "rss_bytes", "rss_max_bytes", "heap_inuse_bytes", "heap_inuse_min_bytes", "heap_goal_bytes", "goroutines", "open_fds", "requests", "errors", "total_requests", "p50_ms", "p99_ms"})
+	w.Write([]string{"seconds", "rss_bytes", "rss_max_bytes", "heap_inuse_bytes", "heap_inuse_min_bytes", "heap_goal_bytes", "goroutines", "open_fds", "cpu_node_cores", "cpu_loadgen_cores", "cpu_machine_cores", "requests", "errors", "total_requests", "p50_ms", "p99_ms"})
 	for _, s := range series {
 		w.Write([]string{
 			strconv.FormatFloat(s.t.Seconds(), 'f', 1, 64), fmt.Sprint(s.u.rss), fmt.Sprint(s.rssMax),
 			fmt.Sprint(s.u.heapInuse), fmt.Sprint(s.heapMin), fmt.Sprint(s.u.heapGoal),
-			fmt.Sprint(s.u.goroutines), fmt.Sprint(s.u.fds), fmt.Sprint(s.done), fmt.Sprint(s.errs), fmt.Sprint(s.total),
+			fmt.Sprint(s.u.goroutines), fmt.Sprint(s.u.fds),
+			strconv.FormatFloat(s.cpu.node, 'f', 3, 64), strconv.FormatFloat(s.cpu.loadgen, 'f', 3, 64), strconv.FormatFloat(s.cpu.machine, 'f', 3, 64),
+			fmt.Sprint(s.done), fmt.Sprint(s.errs), fmt.Sprint(s.total),
 			ms(s.p50), ms(s.p99),
 		})
 	}
@@ -453,8 +488,10 @@ func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f'
 // plotSeries draws memory, goroutines, open fds and latency over time.
 func plotSeries(series []sample, half time.Duration) *image.RGBA {
 	var xs []float64
-	var rss, heap, goal, gs, fds, p50, p99 []float64
+	var rss, heap, goal, gs, fds, p50, p99, cn, cl, co []float64
 	for _, s := range series {
+		cn, cl = append(cn, s.cpu.node), append(cl, s.cpu.loadgen)
+		co = append(co, max(0, s.cpu.machine-s.cpu.node-s.cpu.loadgen))
 		xs = append(xs, s.t.Seconds())
 		rss, heap, goal = append(rss, mib(s.rssMax)), append(heap, mib(s.heapMin)), append(goal, mib(s.u.heapGoal))
 		gs, fds = append(gs, float64(s.u.goroutines)), append(fds, float64(s.u.fds))
@@ -469,6 +506,7 @@ func plotSeries(series []sample, half time.Duration) *image.RGBA {
 		{title: "node memory, MiB", lines: []line{{"RSS max", blue, rss}, {"heap goal", red, goal}, {"heap in use min", green, heap}}, format: trimFloat, mark: mark},
 		{title: "node goroutines", lines: []line{{"goroutines", blue, gs}}, format: trimFloat, mark: mark},
 		{title: "node open fds", lines: []line{{"fds", blue, fds}}, format: trimFloat, mark: mark},
+		{title: "CPU, cores", lines: []line{{"node", blue, cn}, {"load generator", green, cl}, {"everything else", red, co}}, format: trimFloat, mark: mark},
 		{title: "latency per " + soakInterval.String() + " interval, ms", lines: []line{{"p50", blue, p50}, {"p99", red, p99}}, format: trimFloat, mark: mark},
 	})
 }

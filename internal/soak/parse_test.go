@@ -1,0 +1,67 @@
+package soak
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func TestGauges(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       []int64
+		err        string
+	}{
+		{"plain", "# HELP go_goroutines x\ngo_goroutines 42\nprocess_open_fds 7\n", []int64{42, 7}, ""},
+		{"exponent", "go_goroutines 1.5e+03\nprocess_open_fds 7\n", []int64{1500, 7}, ""},
+		{"labelled lines are not it", "go_goroutines{a=\"b\"} 3\ngo_goroutines 4\nprocess_open_fds 1\n", []int64{4, 1}, ""},
+		{"prefix of another name", "go_goroutines_total 9\nprocess_open_fds 1\n", nil, "no go_goroutines"},
+		{"missing", "process_open_fds 1\n", nil, "no go_goroutines"},
+		{"not a number", "go_goroutines x\nprocess_open_fds 1\n", nil, "go_goroutines"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := gauges(strings.NewReader(tt.text), "go_goroutines", "process_open_fds")
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want one naming %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || len(got) != 2 || got[0] != tt.want[0] || got[1] != tt.want[1] {
+				t.Fatalf("gauges = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzGauges(f *testing.F) {
+	f.Add("go_goroutines 42\nprocess_open_fds 7\n")
+	f.Add("go_goroutines NaN\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		_, _ = gauges(strings.NewReader(text), "go_goroutines", "process_open_fds")
+	})
+}
+
+func TestCPUMeter(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	m := &cpuMeter{pid: "self"}
+	if u, err := m.read(); err != nil || u != (cpuUse{}) {
+		t.Fatalf("first read = %+v, %v; want zeros", u, err)
+	}
+	busy, total, err := machineCPU()
+	if err != nil || busy <= 0 || busy > total {
+		t.Fatalf("machineCPU = %d, %d, %v", busy, total, err)
+	}
+	x := 0
+	for i := range 50_000_000 { // about 20-50 ms of CPU
+		x ^= i * i
+	}
+	_ = x
+	u, err := m.read()
+	if err != nil || u.node < 0 || u.loadgen < 0 || u.machine < 0 || u.machine > float64(runtime.NumCPU())+0.01 {
+		t.Fatalf("read = %+v, %v", u, err)
+	}
+}
