@@ -65,3 +65,21 @@ func TestCPUMeter(t *testing.T) {
 		t.Fatalf("read = %+v, %v", u, err)
 	}
 }
+
+func TestCountEstablished(t *testing.T) {
+	table := []byte(`  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:B647 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 1 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:B647 0100007F:D2F0 01 00000000:00000000 00:00000000 00000000  1000        0 2 1 0000000000000000 20 4 30 10 -1
+   2: 0100007F:D2F0 0100007F:B647 01 00000000:00000000 00:00000000 00000000  1000        0 3 1 0000000000000000 20 4 30 10 -1
+   3: 0100007F:B647 0100007F:D2F2 06 00000000:00000000 00:00000000 00000000  1000        0 4 1 0000000000000000 20 4 30 10 -1
+   4: 0100007F:B647 0100007F:D2F4 01 00000000:00000000 00:00000000 00000000  1000        0 5 1 0000000000000000 20 4 30 10 -1
+`)
+	// Port 0xB647: the listener (0A), a TIME_WAIT (06) and the client side
+	// (remote B647) do not count; two accepted connections do.
+	if n := countEstablished(table, ":B647"); n != 2 {
+		t.Errorf("countEstablished = %d, want 2", n)
+	}
+	if n := countEstablished(nil, ":B647"); n != 0 {
+		t.Errorf("empty table: %d", n)
+	}
+}

@@ -28,6 +28,7 @@ type panel struct {
 	lines  []line
 	format func(float64) string
 	mark   float64 // x of a dashed vertical line (the fitted half's start); <= 0 for none
+	logY   bool    // a log y axis, from the power of ten below the least positive value (values <= 0 are gaps)
 }
 
 var (
@@ -65,19 +66,43 @@ func plotPanels(xs []float64, panels []panel) *image.RGBA {
 		top := i * panelH
 		x0, x1 := marginL, plotW-marginR
 		y0, y1 := top+panelH-marginBot, top+marginTop // y0 is the bottom
-		ymax := 0.0
+		ymax, ymin := 0.0, math.Inf(1)
 		for _, l := range p.lines {
 			for _, y := range l.ys {
 				if !math.IsNaN(y) {
 					ymax = math.Max(ymax, y)
+					if y > 0 {
+						ymin = math.Min(ymin, y)
+					}
 				}
 			}
 		}
-		step := niceStep(ymax / 4)
-		ymax = math.Max(step*math.Ceil(ymax/step), step)
 		px := func(x float64) int { return x0 + int(math.Round(x/xmax*float64(x1-x0))) }
-		py := func(y float64) int { return y0 - int(math.Round(y/ymax*float64(y0-y1))) }
-		for v := 0.0; v <= ymax*1.0001; v += step {
+		var py func(float64) int
+		var ticks []float64
+		if p.logY {
+			if math.IsInf(ymin, 1) {
+				ymin, ymax = 1, 10
+			}
+			lo, hi := math.Floor(math.Log10(ymin)), math.Ceil(math.Log10(ymax))
+			if hi <= lo {
+				hi = lo + 1
+			}
+			py = func(y float64) int {
+				return y0 - int(math.Round((math.Log10(y)-lo)/(hi-lo)*float64(y0-y1)))
+			}
+			for e := lo; e <= hi; e++ {
+				ticks = append(ticks, math.Pow(10, e))
+			}
+		} else {
+			step := niceStep(ymax / 4)
+			ymax = math.Max(step*math.Ceil(ymax/step), step)
+			py = func(y float64) int { return y0 - int(math.Round(y/ymax*float64(y0-y1))) }
+			for v := 0.0; v <= ymax*1.0001; v += step {
+				ticks = append(ticks, v)
+			}
+		}
+		for _, v := range ticks {
 			hline(img, x0, x1, py(v), grid)
 			s := p.format(v)
 			text(img, x0-8-len([]rune(s))*glyphWidth, py(v)-7*fontScale/2, s, ink)
@@ -105,7 +130,7 @@ func plotPanels(xs []float64, panels []panel) *image.RGBA {
 		}
 		for _, l := range p.lines {
 			for j := 1; j < len(l.ys) && j < len(xs); j++ {
-				if math.IsNaN(l.ys[j-1]) || math.IsNaN(l.ys[j]) {
+				if math.IsNaN(l.ys[j-1]) || math.IsNaN(l.ys[j]) || (p.logY && (l.ys[j-1] <= 0 || l.ys[j] <= 0)) {
 					continue // no value: a gap
 				}
 				seg(img, px(xs[j-1]), py(l.ys[j-1]), px(xs[j]), py(l.ys[j]), l.color)
@@ -211,9 +236,10 @@ func TestPlot(t *testing.T) {
 	img := plotPanels(xs, []panel{
 		{title: "flat", lines: []line{{"a", red, []float64{5, 5, 5, 5, 5}}}, format: trimFloat, mark: 120},
 		{title: "two", lines: []line{{"up", blue, []float64{0, 1, 2, 3, 4}}, {"down", green, []float64{4, 3, 2, 1, 0}}}, format: trimFloat},
+		{title: "log", lines: []line{{"l", blue, []float64{0, 0.5, 5, 50, 5000}}}, format: trimFloat, logY: true},
 	})
-	if got := img.Bounds().Dy(); got != 2*panelH+xLabelH {
-		t.Fatalf("height %d, want %d", got, 2*panelH+xLabelH)
+	if got := img.Bounds().Dy(); got != 3*panelH+xLabelH {
+		t.Fatalf("height %d, want %d", got, 3*panelH+xLabelH)
 	}
 	count := func(c color.RGBA) int {
 		n := 0

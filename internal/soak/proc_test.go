@@ -25,14 +25,15 @@ import (
 // its own so that its memory, goroutines and files are not mixed with the
 // load generator's.
 type moteProc struct {
-	cmd     *exec.Cmd
-	admin   string // admin API base URL
-	gateway string // gateway base URL
-	token   string
-	client  *client.Client
-	logPath string
-	exited  chan struct{} // closed when the process has exited
-	hc      *http.Client  // for /metrics: one kept-alive connection
+	cmd         *exec.Cmd
+	admin       string // admin API base URL
+	gateway     string // gateway base URL
+	gatewayPort int
+	token       string
+	client      *client.Client
+	logPath     string
+	exited      chan struct{} // closed when the process has exited
+	hc          *http.Client  // for /metrics: one kept-alive connection
 }
 
 // buildMote compiles cmd/mote into dir and returns the binary's path.
@@ -59,11 +60,12 @@ func startMote(t *testing.T, bin, dir string) *moteProc {
 	data := filepath.Join(dir, "data")
 	gp, ap := freePort(t), freePort(t)
 	p := &moteProc{
-		admin:   fmt.Sprintf("http://127.0.0.1:%d", ap),
-		gateway: fmt.Sprintf("http://127.0.0.1:%d", gp),
-		logPath: filepath.Join(dir, "node.log"),
-		exited:  make(chan struct{}),
-		hc:      &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}},
+		admin:       fmt.Sprintf("http://127.0.0.1:%d", ap),
+		gateway:     fmt.Sprintf("http://127.0.0.1:%d", gp),
+		gatewayPort: gp,
+		logPath:     filepath.Join(dir, "node.log"),
+		exited:      make(chan struct{}),
+		hc:          &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}},
 	}
 	logf, err := os.Create(p.logPath)
 	if err != nil {
@@ -148,6 +150,7 @@ type usage struct {
 	heapGoal   int64 // go_memstats_next_gc_bytes: set at each GC from the live heap
 	goroutines int64 // go_goroutines
 	fds        int64 // process_open_fds
+	conns      int64 // client connections to the gateway (ESTABLISHED, from /proc/net/tcp)
 }
 
 // usage reads VmRSS from /proc and the Go and process gauges from the
@@ -159,6 +162,9 @@ func (p *moteProc) usage(ctx context.Context) (usage, error) {
 		return u, err
 	}
 	u.rss = rss
+	if u.conns, err = established(p.gatewayPort); err != nil {
+		return u, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.admin+"/metrics", nil)
 	if err != nil {
 		return u, err
@@ -344,4 +350,37 @@ func (m *cpuMeter) read() (cpuUse, error) {
 	}
 	m.at, m.node, m.self, m.busy, m.total = now, node, self, busy, total
 	return u, nil
+}
+
+// established counts the TCP connections in state ESTABLISHED whose local
+// port is port, from /proc/net/tcp and tcp6 (the node's accepted client
+// connections when port is its gateway's).
+func established(port int) (int64, error) {
+	var n int64
+	want := fmt.Sprintf(":%04X", port)
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			if f == "/proc/net/tcp6" {
+				continue // no IPv6
+			}
+			return 0, fmt.Errorf("connections: %w (Linux only)", err)
+		}
+		n += countEstablished(b, want)
+	}
+	return n, nil
+}
+
+// countEstablished counts the rows of a /proc/net/tcp table whose local
+// address ends in portSuffix (":01BB") and whose state is 01.
+func countEstablished(table []byte, portSuffix string) int64 {
+	var n int64
+	for line := range bytes.Lines(table) {
+		f := strings.Fields(string(line))
+		if len(f) < 4 || !strings.HasSuffix(f[1], portSuffix) || f[3] != "01" {
+			continue
+		}
+		n++
+	}
+	return n
 }
