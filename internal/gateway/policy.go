@@ -221,14 +221,20 @@ func (g *Gateway) checkKey(w http.ResponseWriter, r *http.Request, tg *Target, s
 	if rd == nil && qd == nil {
 		return 0
 	}
+	// The IETF pair on every limited response; the common X-RateLimit-*
+	// trio too on a 429, where clients look for it.
+	write := ratelimit.WriteIETFHeaders
+	if rd != nil && !rd.Allowed || qd != nil && !qd.Allowed {
+		write = ratelimit.WriteHeaders
+	}
 	h := w.Header()
 	switch {
 	case rd != nil && qd != nil:
-		ratelimit.WriteHeaders(h, rd, qd)
+		write(h, rd, qd)
 	case rd != nil:
-		ratelimit.WriteHeaders(h, rd)
+		write(h, rd)
 	default:
-		ratelimit.WriteHeaders(h, qd)
+		write(h, qd)
 	}
 	if rd != nil && !rd.Allowed {
 		return WriteError(w, api.Errorf(api.CodeRateLimited, "the API key is over its plan's rate of %s; retry after %s", lim.rate, ceilSeconds(rd.RetryAfter)))

@@ -105,8 +105,8 @@ func TestAPIKeysPlansAndLimits(t *testing.T) {
 				t.Errorf("the guest saw the key in %s", k)
 			}
 		}
-		if h.Get("RateLimit-Policy") == "" || h.Get("X-RateLimit-Limit") != "2" {
-			t.Errorf("rate headers: policy %q limit %q", h.Get("RateLimit-Policy"), h.Get("X-RateLimit-Limit"))
+		if h.Get("RateLimit-Policy") != `"rate";q=2;w=60` || !strings.HasPrefix(h.Get("RateLimit"), `"rate";r=`) {
+			t.Errorf("rate headers: RateLimit-Policy %q RateLimit %q", h.Get("RateLimit-Policy"), h.Get("RateLimit"))
 		}
 	}
 	// The burst of 2 is spent: 429 with Retry-After and the headers.
@@ -117,7 +117,7 @@ func TestAPIKeysPlansAndLimits(t *testing.T) {
 	if ra, err := strconv.Atoi(h.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
 		t.Errorf("Retry-After = %q", h.Get("Retry-After"))
 	}
-	if h.Get("X-RateLimit-Remaining") != "0" || !strings.Contains(h.Get("RateLimit"), "r=0") {
+	if h.Get("X-RateLimit-Limit") != "2" || h.Get("X-RateLimit-Remaining") != "0" || !strings.Contains(h.Get("RateLimit"), "r=0") {
 		t.Errorf("429 headers: X-RateLimit-Remaining %q RateLimit %q", h.Get("X-RateLimit-Remaining"), h.Get("RateLimit"))
 	}
 

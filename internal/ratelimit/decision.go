@@ -59,7 +59,17 @@ type Decision struct {
 //
 // Header names are set in Go's canonical form (Ratelimit-Policy), which is
 // the same header to HTTP.
-func WriteHeaders(h http.Header, ds ...*Decision) {
+func WriteHeaders(h http.Header, ds ...*Decision) { writeHeaders(h, false, ds) }
+
+// WriteIETFHeaders sets only the IETF pair, RateLimit-Policy and
+// RateLimit, as WriteHeaders writes them, plus Retry-After when a decision
+// denies. The gateway sends these on the requests a limit lets through,
+// and the full set (WriteHeaders) on a 429: three headers fewer on the hot
+// path, and the draft standard's fields are the ones that carry every
+// policy.
+func WriteIETFHeaders(h http.Header, ds ...*Decision) { writeHeaders(h, true, ds) }
+
+func writeHeaders(h http.Header, ietfOnly bool, ds []*Decision) {
 	// Every value goes into one buffer and one string, and every header's
 	// value slice into one array: two allocations however many headers,
 	// since this runs on every limited request.
@@ -123,6 +133,9 @@ func WriteHeaders(h http.Header, ds ...*Decision) {
 		start = ends[i]
 	}
 	for i, name := range headerNames[:n] {
+		if ietfOnly && i >= 2 && i < 5 {
+			continue // the X-RateLimit-* trio
+		}
 		h[name] = vals[i : i+1 : i+1]
 	}
 }

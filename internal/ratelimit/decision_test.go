@@ -169,3 +169,20 @@ func TestDecisionString(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteIETFHeaders: the IETF pair only, plus Retry-After on a denial.
+func TestWriteIETFHeaders(t *testing.T) {
+	allowed := &Decision{Allowed: true, Policy: PolicyRate, Limit: 100, Remaining: 42, Window: time.Second, Reset: time.Second}
+	h := http.Header{}
+	WriteIETFHeaders(h, allowed)
+	want := http.Header{"Ratelimit-Policy": {`"rate";q=100;w=1`}, "Ratelimit": {`"rate";r=42;t=1`}}
+	if !reflect.DeepEqual(h, want) {
+		t.Errorf("allowed: %v, want %v", h, want)
+	}
+	denied := &Decision{Policy: PolicyRate, Limit: 100, Window: time.Second, Reset: time.Second, RetryAfter: 2500 * time.Millisecond}
+	h = http.Header{}
+	WriteIETFHeaders(h, denied)
+	if h.Get("Retry-After") != "3" || h.Get("X-RateLimit-Limit") != "" || h.Get("RateLimit") != `"rate";r=0;t=1` {
+		t.Errorf("denied: %v", h)
+	}
+}
