@@ -7,6 +7,6 @@
 //	go test ./internal/soak/ -run TestSoak -soak -soak.duration 10m -soak.out /tmp/soak -timeout 30m -v
 //
 // Without -soak, `go test ./...` runs only the package's fast unit tests
-// (the line fit and the plot). docs/soak.md has the method and the last
+// (line fit, growth rule, parsers, plot). docs/soak.md has the method and the last
 // result. The package has no non-test code.
 package soak
