@@ -157,7 +157,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		case ev.Synced:
 			c.mu.Lock()
 			c.synced = true
-			c.notifyLocked()
+			c.publishLocked() // the replayed state, in one table
 			c.mu.Unlock()
 			go c.warm(ctx)
 			go c.guardLoop(ctx)
@@ -336,6 +336,13 @@ func (c *Controller) remove(name string) {
 
 // publishLocked swaps in a table built from c.current and wakes waiters.
 func (c *Controller) publishLocked() {
+	if !c.synced {
+		// Replaying the store at start: one table at the end (Synced),
+		// not one per service — building it is linear in the services,
+		// so a table per service made start-up quadratic.
+		c.notifyLocked()
+		return
+	}
 	backends := make([]gateway.Backend, 0, len(c.current))
 	for _, s := range c.current {
 		for _, t := range routed(s.svc) {

@@ -262,6 +262,10 @@ func (d *Driver) Load(ctx context.Context, spec sandbox.Spec) (sandbox.Runner, e
 		d.release(ctx, spec.Digest, pages, cm)
 		return nil, err
 	}
+	// The compiled code is shared by digest; a runner keeping the module's
+	// bytes too would hold a copy per version (most of the heap of a node
+	// with thousands of services).
+	spec.Module = nil
 	if spec.ABI == api.ABIPooled {
 		r, err := newPooledRunner(ctx, d, e, cm, pages, spec)
 		if err != nil {
