@@ -836,9 +836,9 @@ func (r *run) verifyQuotas(ctx context.Context, t *testing.T, i int) {
 	}
 	l.meterUses++
 	l.meterRecent = append(l.meterRecent, time.Now())
-	remaining, err := strconv.Atoi(h.Get("X-RateLimit-Remaining"))
+	remaining, err := quotaRemaining(h.Get("RateLimit"))
 	if err != nil {
-		t.Errorf("cycle %d: meter key: X-RateLimit-Remaining %q: %v", i, h.Get("X-RateLimit-Remaining"), err)
+		t.Errorf("cycle %d: meter key: RateLimit %q: %v", i, h.Get("RateLimit"), err)
 		return
 	}
 	used := meterQuota - remaining // this request included
@@ -855,4 +855,23 @@ func (r *run) verifyQuotas(ctx context.Context, t *testing.T, i int) {
 	// The node loaded used-1 from the store: this request is not flushed.
 	l.meterStored = used - 1
 
+}
+
+// quotaRemaining reads the quota policy's remaining count from an IETF
+// RateLimit header (`"rate";r=9;t=1, "quota";r=42;t=3600`), which every
+// limited response carries (the X-RateLimit-* trio comes only with a 429).
+func quotaRemaining(v string) (int, error) {
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		rest, ok := strings.CutPrefix(item, `"quota";`)
+		if !ok {
+			continue
+		}
+		for _, p := range strings.Split(rest, ";") {
+			if n, ok := strings.CutPrefix(p, "r="); ok {
+				return strconv.Atoi(n)
+			}
+		}
+	}
+	return 0, fmt.Errorf("no quota policy with r= in it")
 }
