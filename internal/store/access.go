@@ -222,15 +222,7 @@ func (s *Store) Plan(ctx context.Context, name string) (api.Plan, error) {
 
 // Plans returns every plan, sorted by name.
 func (s *Store) Plans(ctx context.Context) ([]api.Plan, error) {
-	var out []api.Plan
-	err := s.scan(ctx, s.plans, nil, func(e jetstream.KeyValueEntry) error {
-		var p api.Plan
-		if err := json.Unmarshal(e.Value(), &p); err != nil {
-			return fmt.Errorf("decode plan %s: %w", e.Key(), err)
-		}
-		out = append(out, p)
-		return nil
-	})
+	out, err := scanJSON[api.Plan](ctx, s, s.plans, nil, "plan")
 	if err != nil {
 		return nil, fmt.Errorf("list plans: %w", err)
 	}
@@ -333,15 +325,7 @@ func (s *Store) DeleteKey(ctx context.Context, id string) error {
 
 // Keys returns every API key, sorted by App, then Created, then ID.
 func (s *Store) Keys(ctx context.Context) ([]KeyRecord, error) {
-	var out []KeyRecord
-	err := s.scan(ctx, s.keys, nil, func(e jetstream.KeyValueEntry) error {
-		var k KeyRecord
-		if err := json.Unmarshal(e.Value(), &k); err != nil {
-			return fmt.Errorf("decode key %s: %w", e.Key(), err)
-		}
-		out = append(out, k)
-		return nil
-	})
+	out, err := scanJSON[KeyRecord](ctx, s, s.keys, nil, "key")
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -370,15 +354,7 @@ func (s *Store) PutJWTKey(ctx context.Context, k JWTKeyRecord) error {
 
 // JWTKeys returns every JWT key, sorted by ID.
 func (s *Store) JWTKeys(ctx context.Context) ([]JWTKeyRecord, error) {
-	var out []JWTKeyRecord
-	err := s.scan(ctx, s.jwtKeys, nil, func(e jetstream.KeyValueEntry) error {
-		var k JWTKeyRecord
-		if err := json.Unmarshal(e.Value(), &k); err != nil {
-			return fmt.Errorf("decode JWT key %s: %w", e.Key(), err)
-		}
-		out = append(out, k)
-		return nil
-	})
+	out, err := scanJSON[JWTKeyRecord](ctx, s, s.jwtKeys, nil, "JWT key")
 	if err != nil {
 		return nil, fmt.Errorf("list JWT keys: %w", err)
 	}

@@ -110,15 +110,7 @@ func (s *Store) DeleteService(ctx context.Context, name string) error {
 
 // Services returns every service, sorted by name.
 func (s *Store) Services(ctx context.Context) ([]api.Service, error) {
-	var out []api.Service
-	err := s.scan(ctx, s.services, nil, func(e jetstream.KeyValueEntry) error {
-		var svc api.Service
-		if err := json.Unmarshal(e.Value(), &svc); err != nil {
-			return fmt.Errorf("decode service %s: %w", e.Key(), err)
-		}
-		out = append(out, svc)
-		return nil
-	})
+	out, err := scanJSON[api.Service](ctx, s, s.services, nil, "service")
 	if err != nil {
 		return nil, fmt.Errorf("list services: %w", err)
 	}
@@ -166,15 +158,7 @@ func (s *Store) Versions(ctx context.Context, service string) ([]api.Version, er
 	if err := checkName(service); err != nil {
 		return nil, err
 	}
-	var out []api.Version
-	err := s.scan(ctx, s.versions, []string{service + ".*"}, func(e jetstream.KeyValueEntry) error {
-		var v api.Version
-		if err := json.Unmarshal(e.Value(), &v); err != nil {
-			return fmt.Errorf("decode version %s: %w", e.Key(), err)
-		}
-		out = append(out, v)
-		return nil
-	})
+	out, err := scanJSON[api.Version](ctx, s, s.versions, []string{service + ".*"}, "version")
 	if err != nil {
 		return nil, fmt.Errorf("list versions of %s: %w", service, err)
 	}
@@ -195,6 +179,21 @@ func versionKey(service string, n int) (string, error) {
 // scan calls fn with the current value of every key of kv matching filters
 // (all keys when none), through one ordered consumer rather than a request
 // per key.
+// scanJSON decodes every current value of kv (matching filters; nil for
+// all) as a T, in no particular order; what names a T in errors.
+func scanJSON[T any](ctx context.Context, s *Store, kv jetstream.KeyValue, filters []string, what string) ([]T, error) {
+	var out []T
+	err := s.scan(ctx, kv, filters, func(e jetstream.KeyValueEntry) error {
+		var v T
+		if err := json.Unmarshal(e.Value(), &v); err != nil {
+			return fmt.Errorf("decode %s %s: %w", what, e.Key(), err)
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
 func (s *Store) scan(ctx context.Context, kv jetstream.KeyValue, filters []string, fn func(jetstream.KeyValueEntry) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
