@@ -12,12 +12,16 @@ import (
 	"time"
 )
 
-// ABIs a Wasm service can use.
+// ABIs a service can use: two for Wasm modules, one for OCI containers.
 const (
 	// ABIWAGI is CGI over WASI: a fresh instance of a WASI command per request.
 	ABIWAGI = "wagi"
 	// ABIPooled is a reactor that exports a request handler; instances are reused.
 	ABIPooled = "pooled"
+	// ABIContainer is an OCI container ([container] in mote.toml): a
+	// process that serves HTTP on 127.0.0.1:$PORT inside its own
+	// namespaces; instances are reused and serve requests concurrently.
+	ABIContainer = "container"
 )
 
 // Service is a named nanoservice and how its traffic is split among its
@@ -197,8 +201,13 @@ type Instance struct {
 	ID      string    `json:"id"`
 	Service string    `json:"service"`
 	Version int       `json:"version"`
-	State   string    `json:"state"` // "starting", "busy" or "idle"
+	// State is "starting", "busy" or "idle"; a container instance that
+	// exited and waits to be restarted is "restarting".
+	State   string    `json:"state"`
 	Started time.Time `json:"started"`
+	// Restarts counts how often a container instance's process exited
+	// unexpectedly and was started again; always 0 for Wasm.
+	Restarts int `json:"restarts,omitempty"`
 	// Requests counts the requests this instance has served.
 	Requests uint64 `json:"requests"`
 	// RequestID is the request in progress, when State is "busy".

@@ -119,10 +119,15 @@ func (e *GuestError) Unwrap() error { return ErrGuestFailed }
 type Spec struct {
 	Service string
 	Version int
-	ABI     string // api.ABIWAGI or api.ABIPooled
-	// Digest identifies the module; drivers cache compiled code by it.
+	ABI     string // api.ABIWAGI, api.ABIPooled or api.ABIContainer
+	// Digest identifies the module (for a container, the image manifest);
+	// drivers cache compiled code by it.
 	Digest string
+	// Module is the Wasm module; nil for a container.
 	Module []byte
+	// Container describes the process of an api.ABIContainer version; nil
+	// for Wasm.
+	Container *Container
 	// Files are the package's files, served read-only at the guest's "/".
 	// Nil means no files.
 	Files fs.FS
@@ -161,6 +166,46 @@ type Spec struct {
 	// decides at once on it. It is called on the request path and must not
 	// block. WAGI never calls it: it has no warm instances to wait for.
 	OnWaitForInstance func()
+}
+
+// Container is what an OCI driver needs to run one version's process.
+// The node resolves it from the image (entrypoint, env, user) and the
+// manifest ([container], [limits]) before Load.
+type Container struct {
+	// Rootfs is the directory of the unpacked image. The driver mounts it
+	// read-only and never writes to it; it outlives the Runner.
+	Rootfs string
+	// Args is the process's argv: the image's Entrypoint then Cmd. Args[0]
+	// is a path inside Rootfs (or a name found on the image's PATH).
+	Args []string
+	// Env is the process's environment as "KEY=value": the image's, then
+	// Spec.Env over it. The driver adds PORT.
+	Env []string
+	// WorkDir is the process's working directory; "" means "/".
+	WorkDir string
+	// UID and GID are the process's numeric user and group inside the
+	// container (resolved from the image's User).
+	UID, GID uint32
+	// UIDShift, when not 0, runs the container in a user namespace where
+	// container uid/gid 0..65535 are host UIDShift..UIDShift+65535; Rootfs
+	// was unpacked with ownership shifted by it. 0 means no user namespace.
+	UIDShift uint32
+	// Port is the TCP port the process listens on at 127.0.0.1 inside its
+	// network namespace; it sees it as $PORT. Default 8080.
+	Port int
+	// Concurrency caps the requests one instance serves at once. Default 80.
+	Concurrency int
+	// CPU caps an instance's CPU time, in cores (0.5 = half a core). 0
+	// means no cap.
+	CPU float64
+	// Pids caps an instance's processes and threads. 0 means 256.
+	Pids int64
+	// Grace is how long a stopping instance has between SIGTERM and
+	// SIGKILL. 0 means 10 s.
+	Grace time.Duration
+	// StartTimeout bounds the wait for a new instance to accept
+	// connections on Port. 0 means 30 s.
+	StartTimeout time.Duration
 }
 
 // LogSink receives log lines. Implementations must be safe for concurrent
