@@ -198,9 +198,9 @@ type ServiceDetail struct {
 
 // Instance is one running sandbox of a version.
 type Instance struct {
-	ID      string    `json:"id"`
-	Service string    `json:"service"`
-	Version int       `json:"version"`
+	ID      string `json:"id"`
+	Service string `json:"service"`
+	Version int    `json:"version"`
 	// State is "starting", "busy" or "idle"; a container instance that
 	// exited and waits to be restarted is "restarting".
 	State   string    `json:"state"`
