@@ -24,8 +24,8 @@ import (
 var schema = map[string][]string{
 	"":          {"name", "route", "description", "wasm", "container", "limits", "env", "scale", "auth", "allow", "build", "cors", "ip", "lifecycle", "openapi"},
 	"wasm":      {"module", "abi", "files"},
-	"container": {"image"},
-	"limits":    {"memory", "timeout", "body", "response"},
+	"container": {"image", "port", "concurrency", "grace"},
+	"limits":    {"memory", "timeout", "body", "response", "cpu", "pids"},
 	"scale":     {"min", "max", "idle"},
 	"auth":      {"require_key", "jwt"},
 	"auth.jwt":  {"issuer", "audience", "leeway", "claims"},
@@ -149,8 +149,13 @@ func (d *decoder) manifest(raw map[string]any) *Manifest {
 		m.Wasm.Files = d.strs(t, append(p, "files"), `["static/*"]`)
 	}
 	if t, ok := d.table(raw, "container"); ok {
-		m.Container = &Container{}
-		m.Container.Image, _ = d.str(t, []string{"container", "image"}, `"./image"`)
+		p := []string{"container"}
+		m.Container = &Container{Port: DefaultPort, Concurrency: DefaultConcurrency, Grace: DefaultGrace}
+		m.Container.Image, _ = d.str(t, append(p, "image"), `"./image"`)
+		d.integer(t, append(p, "port"), &m.Container.Port)
+		d.integer(t, append(p, "concurrency"), &m.Container.Concurrency)
+		d.duration(t, append(p, "grace"), `"10s"`, &m.Container.Grace)
+		m.Limits.Pids = DefaultPids
 	}
 	if t, ok := d.table(raw, "limits"); ok {
 		p := []string{"limits"}
@@ -158,6 +163,8 @@ func (d *decoder) manifest(raw map[string]any) *Manifest {
 		d.duration(t, append(p, "timeout"), `"10s"`, &m.Limits.Timeout)
 		d.size(t, append(p, "body"), `"10MiB"`, &m.Limits.Body)
 		d.size(t, append(p, "response"), `"16MiB"`, &m.Limits.Response)
+		d.number(t, append(p, "cpu"), &m.Limits.CPU)
+		d.integer(t, append(p, "pids"), &m.Limits.Pids)
 	}
 	if t, ok := d.table(raw, "env"); ok {
 		m.Env = d.env(t)
@@ -491,6 +498,22 @@ func (d *decoder) integer(t map[string]any, p []string, dst *int) {
 	}
 	// Clamp so a 32-bit int keeps the sign; validation rejects both ends.
 	*dst = int(max(min(n, math.MaxInt32), math.MinInt32))
+}
+
+// number decodes a TOML integer or float, like 1 or 0.5.
+func (d *decoder) number(t map[string]any, p []string, dst *float64) {
+	v, ok := t[p[len(p)-1]]
+	if !ok {
+		return
+	}
+	switch n := v.(type) {
+	case int64:
+		*dst = float64(n)
+	case float64:
+		*dst = n
+	default:
+		d.fail(p, "want a number like 0.5 or 2, got %s", describe(v))
+	}
 }
 
 // env decodes the [env] table; an empty one is nil.

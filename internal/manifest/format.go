@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,12 +31,21 @@ func (m *Manifest) Format() []byte {
 	if c := m.Container; c != nil {
 		b.WriteString("\n[container]\n")
 		kv("image", quote(c.Image))
+		kv("port", fmt.Sprint(c.Port))
+		kv("concurrency", fmt.Sprint(c.Concurrency))
+		kv("grace", quote(c.Grace.String()))
 	}
 	b.WriteString("\n[limits]\n")
 	kv("memory", quote(m.Limits.Memory.String()))
 	kv("timeout", quote(m.Limits.Timeout.String()))
 	kv("body", quote(m.Limits.Body.String()))
 	kv("response", quote(m.Limits.Response.String()))
+	if m.Limits.CPU != 0 {
+		kv("cpu", strconv.FormatFloat(m.Limits.CPU, 'g', -1, 64))
+	}
+	if m.Container != nil {
+		kv("pids", fmt.Sprint(m.Limits.Pids))
+	}
 	if len(m.Env) > 0 {
 		b.WriteString("\n[env]\n")
 		keys := make([]string, 0, len(m.Env))

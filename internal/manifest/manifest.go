@@ -39,6 +39,12 @@ const (
 	DefaultScaleMin = 0
 	DefaultScaleMax = 20
 	DefaultIdle     = Duration(5 * 60e9)
+
+	// Container defaults ([container] and [limits] keys only containers take).
+	DefaultPort        = 8080
+	DefaultConcurrency = 80 // as Cloud Run
+	DefaultGrace       = Duration(10e9)
+	DefaultPids        = 256
 )
 
 // Manifest is one service's mote.toml, with defaults applied.
@@ -99,9 +105,20 @@ type Wasm struct {
 
 // Container is the [container] table.
 type Container struct {
-	// Image is an OCI image layout dir, an OCI or docker archive, or a
-	// registry reference.
+	// Image is an OCI image layout dir, an OCI or docker archive (a path
+	// relative to the manifest's directory, starting with "./" or "../",
+	// or absolute), or a registry reference like
+	// "registry.example.com/team/app:1.2".
 	Image string
+	// Port is the TCP port the process listens on at 127.0.0.1 inside its
+	// network namespace; it gets it as $PORT. 1 to 65535, default 8080.
+	Port int
+	// Concurrency caps the requests one instance serves at once: 1 to
+	// 1000, default 80. The autoscaler aims at 70% of it per instance.
+	Concurrency int
+	// Grace is how long a stopping instance has between SIGTERM and
+	// SIGKILL: 0s to 5m, default 10s.
+	Grace Duration
 }
 
 // Limits is the [limits] table.
@@ -114,6 +131,12 @@ type Limits struct {
 	Body ByteSize
 	// Response bounds a response: 1KiB to 1GiB, default 16MiB.
 	Response ByteSize
+	// CPU caps a container instance's CPU time, in cores: 0.01 to 64; 0
+	// (the default) means no cap. Containers only.
+	CPU float64
+	// Pids caps a container instance's processes and threads: 8 to 32768,
+	// default 256. Containers only.
+	Pids int
 }
 
 // Scale is the [scale] table.

@@ -152,6 +152,14 @@ func TestParseContainer(t *testing.T) {
 	if m.Wasm != nil || m.Container == nil || m.Container.Image != "./image" {
 		t.Errorf("got Wasm %+v, Container %+v", m.Wasm, m.Container)
 	}
+	want := Container{Image: "./image", Port: DefaultPort, Concurrency: DefaultConcurrency, Grace: DefaultGrace}
+	if *m.Container != want || m.Limits.Pids != DefaultPids || m.Limits.CPU != 0 {
+		t.Errorf("defaults: got %+v, pids %d, cpu %g; want %+v, pids %d, cpu 0", *m.Container, m.Limits.Pids, m.Limits.CPU, want, DefaultPids)
+	}
+	again, err := Parse(m.Format())
+	if err != nil || !reflect.DeepEqual(again, m) {
+		t.Errorf("Parse(Format()) = %+v, %v; want %+v", again, err, m)
+	}
 }
 
 // problem is an expected Problem: its line, key, and a part of its message.
@@ -260,6 +268,17 @@ func TestValidation(t *testing.T) {
 		{"image missing", "name = \"web\"\n[container]\n", []problem{{2, "[container] image", "missing"}}},
 		{"image space", "name = \"web\"\n[container]\nimage = \"a b\"\n", []problem{{3, "[container] image", "spaces"}}},
 		{"image reference", "name = \"web\"\n[container]\nimage = \"ghcr.io/x/y:1.0@sha256:abc\"\n", nil},
+		{"port zero", "name = \"web\"\n[container]\nimage = \"./i\"\nport = 0\n", []problem{{4, "[container] port", "1 to 65535"}}},
+		{"port big", "name = \"web\"\n[container]\nimage = \"./i\"\nport = 70000\n", []problem{{4, "[container] port", "out of range"}}},
+		{"port string", "name = \"web\"\n[container]\nimage = \"./i\"\nport = \"80\"\n", []problem{{4, "[container] port", "whole number"}}},
+		{"concurrency zero", "name = \"web\"\n[container]\nimage = \"./i\"\nconcurrency = 0\n", []problem{{4, "[container] concurrency", "1 to 1000"}}},
+		{"grace long", "name = \"web\"\n[container]\nimage = \"./i\"\ngrace = \"1h\"\n", []problem{{4, "[container] grace", "out of range"}}},
+		{"cpu on wasm", base + "[limits]\ncpu = 1\n", []problem{{5, "[limits] cpu", "only to containers"}}},
+		{"pids on wasm", base + "[limits]\npids = 10\n", []problem{{5, "[limits] pids", "only to containers"}}},
+		{"cpu tiny", "name = \"web\"\n[container]\nimage = \"./i\"\n[limits]\ncpu = 0.001\n", []problem{{5, "[limits] cpu", "out of range"}}},
+		{"cpu string", "name = \"web\"\n[container]\nimage = \"./i\"\n[limits]\ncpu = \"1\"\n", []problem{{5, "[limits] cpu", "want a number"}}},
+		{"pids few", "name = \"web\"\n[container]\nimage = \"./i\"\n[limits]\npids = 2\n", []problem{{5, "[limits] pids", "8 to 32768"}}},
+		{"container ok", "name = \"web\"\n[container]\nimage = \"./i\"\nport = 9000\nconcurrency = 1\ngrace = \"0s\"\n[limits]\ncpu = 0.5\npids = 64\n", nil},
 
 		// [limits].
 		{"memory bad unit", base + "[limits]\nmemory = \"64 MB\"\n", []problem{{5, "[limits] memory", `"64 MB" is not a size; write it like "64MiB"`}}},

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"math"
 	"path"
 	"sort"
 	"strconv"
@@ -25,6 +26,12 @@ const (
 	MinResponse       = 1 * KiB
 	MaxResponse       = 1 * GiB
 	MaxScale          = 1000
+	MaxConcurrency    = 1000
+	MaxGrace          = Duration(5 * 60e9)
+	MinCPU            = 0.01
+	MaxCPU            = 64.0
+	MinPids           = 8
+	MaxPids           = 32768
 	MinIdle           = Duration(time.Second)
 )
 
@@ -84,6 +91,15 @@ func validate(m *Manifest, report reporter) {
 		}
 	}
 	if c := m.Container; c != nil {
+		if c.Port < 1 || c.Port > 65535 {
+			sayf([]string{"container", "port"}, "%d is out of range; write the TCP port the process listens on, 1 to 65535, like 8080", c.Port)
+		}
+		if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
+			sayf([]string{"container", "concurrency"}, "%d is out of range; write how many requests one instance serves at once, 1 to %d, like 80", c.Concurrency, MaxConcurrency)
+		}
+		if c.Grace < 0 || c.Grace > MaxGrace {
+			sayf([]string{"container", "grace"}, "%s is out of range; write a duration from 0s to %s, like \"10s\"", c.Grace, MaxGrace)
+		}
 		switch {
 		case c.Image == "":
 			say(`is missing or empty; add image = "./image" (an OCI layout dir or archive) or a registry reference like "docker.io/library/nginx:1"`, "container", "image")
@@ -104,6 +120,22 @@ func validate(m *Manifest, report reporter) {
 	}
 	if l.Response < MinResponse || l.Response > MaxResponse {
 		sayf([]string{"limits", "response"}, "%s is out of range; write a size from %s to %s, like \"16MiB\"", l.Response, MinResponse, MaxResponse)
+	}
+
+	if m.Container == nil {
+		if l.CPU != 0 {
+			say("applies only to containers; remove it (a Wasm instance runs on one thread)", "limits", "cpu")
+		}
+		if l.Pids != 0 {
+			say("applies only to containers; remove it (a Wasm instance has no processes)", "limits", "pids")
+		}
+	} else {
+		if l.CPU != 0 && (l.CPU < MinCPU || l.CPU > MaxCPU || math.IsNaN(l.CPU)) {
+			sayf([]string{"limits", "cpu"}, "%g is out of range; write cores from %g to %g, like 0.5, or leave it out for no cap", l.CPU, MinCPU, MaxCPU)
+		}
+		if l.Pids < MinPids || l.Pids > MaxPids {
+			sayf([]string{"limits", "pids"}, "%d is out of range; write a number from %d to %d, like 256", l.Pids, MinPids, MaxPids)
+		}
 	}
 
 	if len(m.Env) > MaxEnv {
