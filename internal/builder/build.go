@@ -56,26 +56,34 @@ func (e *buildError) Unwrap() error { return e.class }
 // or by default every file under dir except the module and mote.toml.
 // Either way, hidden files and directories (names starting with '.') are
 // never watched, and a symbolic link counts as the file it points to.
-// Without [build] only a missing module is stale; a container service is
-// never stale. The error reports a module path that is not a file, or an
-// unreadable dir.
+// Without [build] only a missing module is stale. For a container service
+// the image plays the module's part when it is a path ("./image": a layout
+// directory, judged by its index.json, or an archive); an image in a
+// registry is never stale. The error reports a module path that is not a
+// file, or an unreadable dir.
 func Stale(dir string, m *manifest.Manifest) (stale bool, reason string, err error) {
-	if m.Wasm == nil {
+	name, p, ok := artifact(dir, m)
+	if !ok {
 		return false, "", nil
 	}
-	name := m.Wasm.Module
-	info, err := os.Stat(modulePath(dir, m))
+	info, err := os.Stat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return true, name + " is missing", nil
 	case err != nil:
 		return false, "", fmt.Errorf("check %s: %w", name, err)
-	case !info.Mode().IsRegular():
+	case m.Wasm != nil && !info.Mode().IsRegular():
 		return false, "", fmt.Errorf("check %s: not a regular file; [wasm] module must name the compiled module", name)
 	case m.Build == nil:
 		return false, "", nil
 	}
-	src, err := newerSource(dir, m, info.ModTime())
+	built := info.ModTime()
+	if info.IsDir() { // an image layout: index.json is written last
+		if ix, err := os.Stat(filepath.Join(p, "index.json")); err == nil {
+			built = ix.ModTime()
+		}
+	}
+	src, err := newerSource(dir, m, name, built)
 	if err != nil {
 		return false, "", fmt.Errorf("check sources of %s: %w", name, err)
 	}
@@ -85,6 +93,29 @@ func Stale(dir string, m *manifest.Manifest) (stale bool, reason string, err err
 	return true, src + " is newer than " + name, nil
 }
 
+// artifact names what [build] makes and where it is on the host: the Wasm
+// module, or a container image given as a path ("./image"). ok is false
+// for an image in a registry, which is never built here.
+func artifact(dir string, m *manifest.Manifest) (name, path string, ok bool) {
+	switch {
+	case m.Wasm != nil:
+		return m.Wasm.Module, modulePath(dir, m), true
+	case m.Container != nil && isLocalImage(m.Container.Image):
+		img := m.Container.Image
+		if filepath.IsAbs(img) {
+			return img, img, true
+		}
+		return strings.TrimPrefix(filepath.ToSlash(filepath.Clean(img)), "./"), filepath.Join(dir, filepath.FromSlash(img)), true
+	}
+	return "", "", false
+}
+
+// isLocalImage reports whether a [container] image names a path rather than
+// a registry reference.
+func isLocalImage(image string) bool {
+	return strings.HasPrefix(image, "./") || strings.HasPrefix(image, "../") || strings.HasPrefix(image, "/")
+}
+
 // modulePath is the module's path on the host.
 func modulePath(dir string, m *manifest.Manifest) string {
 	return filepath.Join(dir, filepath.FromSlash(m.Wasm.Module))
@@ -92,7 +123,9 @@ func modulePath(dir string, m *manifest.Manifest) string {
 
 // newerSource returns the first watched file (in lexical order, as a
 // slash-separated path relative to dir) modified after t, or "".
-func newerSource(dir string, m *manifest.Manifest, t time.Time) (string, error) {
+// The artifact itself (a file, or everything under an image directory) is
+// never a source.
+func newerSource(dir string, m *manifest.Manifest, artifact string, t time.Time) (string, error) {
 	watch := m.Build.Watch
 	var found string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -113,13 +146,19 @@ func newerSource(dir string, m *manifest.Manifest, t time.Time) (string, error) 
 			}
 			return nil
 		}
+		if rel == artifact {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		if d.IsDir() {
 			if len(watch) > 0 && !anyMatch(watch, rel, manifest.MatchesUnder) {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if rel == m.Wasm.Module || rel == manifest.FileName {
+		if rel == manifest.FileName {
 			return nil
 		}
 		if len(watch) > 0 && !anyMatch(watch, rel, func(pattern, name string) bool {

@@ -60,7 +60,10 @@ func TestStale(t *testing.T) {
 		stale  bool
 		reason string
 	}{
-		{"container", "name = \"web\"\n[container]\nimage = \"./image\"\n[build]\ncommand = \"make\"\n", nil, false, ""},
+		{"container image missing", "name = \"web\"\n[container]\nimage = \"./image\"\n[build]\ncommand = \"make\"\n", nil, true, "image is missing"},
+		{"container archive up to date", "name = \"web\"\n[container]\nimage = \"./app.tar\"\n[build]\ncommand = \"make\"\n", map[string]time.Time{"app.tar": recent, "main.go": old}, false, ""},
+		{"container source newer", "name = \"web\"\n[container]\nimage = \"./app.tar\"\n[build]\ncommand = \"make\"\n", map[string]time.Time{"app.tar": old, "main.go": recent}, true, "main.go is newer than app.tar"},
+		{"container in a registry", "name = \"web\"\n[container]\nimage = \"ghcr.io/x/web:1\"\n[build]\ncommand = \"make\"\n", nil, false, ""},
 		{"missing", withBuild, map[string]time.Time{"main.c": old}, true, "hello.wasm is missing"},
 		{"missing without build", noBuild, nil, true, "hello.wasm is missing"},
 		{"missing in a subdir", "name = \"hello\"\n[wasm]\nmodule = \"./out/hello.wasm\"\n", nil, true, "out/hello.wasm is missing"},

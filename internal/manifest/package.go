@@ -15,27 +15,24 @@ const MaxPackageSize = 256 << 20
 // ErrPackage is matched by errors from ReadPackage.
 var ErrPackage = errors.New("manifest: bad package")
 
-// ReadPackage reads what a [wasm] service ships from fsys, the manifest's
-// directory: the module, and every regular file that [wasm] files selects
-// plus the [openapi] spec, keyed by slash-separated path (files is nil when
-// there are none). Hidden files and directories are selected only by a
-// pattern that names them. Symlinks and other non-regular files are refused
-// (a package must not reach outside its directory), as are a files entry
-// that selects nothing, a missing spec and a package over MaxPackageSize.
+// ReadPackage reads what a service ships from fsys, the manifest's
+// directory: for [wasm], the module and every regular file that [wasm]
+// files selects; for [container], no module (the image is read apart);
+// for both, the [openapi] spec. Files are keyed by slash-separated path
+// (files is nil when there are none). Hidden files and directories are
+// selected only by a pattern that names them. Symlinks and other
+// non-regular files are refused (a package must not reach outside its
+// directory), as are a files entry that selects nothing, a missing spec and
+// a package over MaxPackageSize.
 func (m *Manifest) ReadPackage(fsys fs.FS) (module []byte, files map[string][]byte, err error) {
-	if m.Wasm == nil {
-		return nil, nil, fmt.Errorf("%w: %s has no [wasm] table", ErrPackage, FileName)
-	}
-	if err := regular(fsys, m.Wasm.Module, "module", "mote build, or check [wasm] module"); err != nil {
-		return nil, nil, err
-	}
-	module, err = fs.ReadFile(fsys, m.Wasm.Module)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: module %s: %v; Try: mote build, or check [wasm] module", ErrPackage, m.Wasm.Module, err)
-	}
-	total := int64(len(module))
-	if files, err = m.readFiles(fsys, &total); err != nil {
-		return nil, nil, err
+	var total int64
+	switch {
+	case m.Wasm == nil && m.Container == nil:
+		return nil, nil, fmt.Errorf("%w: %s has no [wasm] or [container] table", ErrPackage, FileName)
+	case m.Wasm != nil:
+		if module, files, err = m.readWasm(fsys, &total); err != nil {
+			return nil, nil, err
+		}
 	}
 	if o := m.OpenAPI; o != nil && !selected(files, o.Spec) {
 		if err := regular(fsys, o.Spec, "[openapi] spec", "write the OpenAPI document there, or fix [openapi] spec in "+FileName); err != nil {
@@ -52,6 +49,23 @@ func (m *Manifest) ReadPackage(fsys fs.FS) (module []byte, files map[string][]by
 			files = map[string][]byte{}
 		}
 		files[o.Spec] = b
+	}
+	return module, files, nil
+}
+
+// readWasm reads a [wasm] service's module and files, adding their sizes
+// to *total.
+func (m *Manifest) readWasm(fsys fs.FS, total *int64) (module []byte, files map[string][]byte, err error) {
+	if err := regular(fsys, m.Wasm.Module, "module", "mote build, or check [wasm] module"); err != nil {
+		return nil, nil, err
+	}
+	module, err = fs.ReadFile(fsys, m.Wasm.Module)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: module %s: %v; Try: mote build, or check [wasm] module", ErrPackage, m.Wasm.Module, err)
+	}
+	*total = int64(len(module))
+	if files, err = m.readFiles(fsys, total); err != nil {
+		return nil, nil, err
 	}
 	return module, files, nil
 }
