@@ -97,8 +97,12 @@ func (c *Client) PutBlob(ctx context.Context, digest string, body io.Reader, siz
 type Package struct {
 	// Manifest is the service's mote.toml, verbatim. Required.
 	Manifest []byte
-	// Module is the Wasm module. Required.
+	// Module is the Wasm module: required for a [wasm] service, empty for a
+	// [container] one.
 	Module []byte
+	// Image is the container image of a [container] service (read with
+	// ResolveImage); nil for a Wasm service.
+	Image *Image
 	// Files maps each packaged file's slash-separated path, relative to the
 	// package root, to its content. May be nil.
 	Files map[string][]byte
@@ -173,16 +177,25 @@ func (c *Client) Deploy(ctx context.Context, pkg Package, opts ...DeployOption) 
 	switch {
 	case len(pkg.Manifest) == 0:
 		return api.DeployResult{}, fmt.Errorf("%w: no manifest", ErrInvalidPackage)
-	case len(pkg.Module) == 0:
-		return api.DeployResult{}, fmt.Errorf("%w: no module", ErrInvalidPackage)
+	case len(pkg.Module) == 0 && pkg.Image == nil:
+		return api.DeployResult{}, fmt.Errorf("%w: no module and no image", ErrInvalidPackage)
+	case len(pkg.Module) > 0 && pkg.Image != nil:
+		return api.DeployResult{}, fmt.Errorf("%w: a module and an image; a service runs one of them", ErrInvalidPackage)
 	}
 	if cfg.tag != "" {
 		if err := api.CheckTag(cfg.tag); err != nil {
 			return api.DeployResult{}, err
 		}
 	}
-	req := api.DeployRequest{Manifest: string(pkg.Manifest), Module: Digest(pkg.Module), NoTraffic: cfg.noTraffic, Tag: cfg.tag}
-	blobs := map[string][]byte{req.Module: pkg.Module}
+	req := api.DeployRequest{Manifest: string(pkg.Manifest), NoTraffic: cfg.noTraffic, Tag: cfg.tag}
+	blobs := map[string]blob{}
+	if pkg.Image != nil {
+		req.Module = pkg.Image.Digest()
+		pkg.Image.blobs(blobs)
+	} else {
+		req.Module = Digest(pkg.Module)
+		blobs[req.Module] = bytesBlob(pkg.Module)
+	}
 	if len(pkg.Files) > 0 {
 		req.Files = make(map[string]string, len(pkg.Files))
 		for p, b := range pkg.Files {
@@ -191,7 +204,7 @@ func (c *Client) Deploy(ctx context.Context, pkg Package, opts ...DeployOption) 
 			}
 			d := Digest(b)
 			req.Files[p] = d
-			blobs[d] = b
+			blobs[d] = bytesBlob(b)
 		}
 	}
 	if err := c.upload(ctx, blobs, cfg.onBlob); err != nil {
@@ -200,10 +213,23 @@ func (c *Client) Deploy(ctx context.Context, pkg Package, opts ...DeployOption) 
 	return c.DeployRequest(ctx, req)
 }
 
+// blob is one blob of a deploy: its size and how to read it.
+type blob struct {
+	size int64
+	open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// bytesBlob is a blob held in memory.
+func bytesBlob(b []byte) blob {
+	return blob{size: int64(len(b)), open: func(context.Context) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(b)), nil
+	}}
+}
+
 // upload makes sure the node has every blob, uploading the missing ones
 // with at most uploadConcurrency requests in flight. The first error stops
 // the rest and is returned.
-func (c *Client) upload(ctx context.Context, blobs map[string][]byte, onBlob func(BlobEvent)) error {
+func (c *Client) upload(ctx context.Context, blobs map[string]blob, onBlob func(BlobEvent)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -232,7 +258,7 @@ func (c *Client) upload(ctx context.Context, blobs map[string][]byte, onBlob fun
 			defer mu.Unlock()
 			switch {
 			case err != nil && first == nil:
-				first = fmt.Errorf("client: upload blob %s (%d bytes): %w", d, len(blobs[d]), err)
+				first = fmt.Errorf("client: upload blob %s (%d bytes): %w", d, blobs[d].size, err)
 				cancel()
 			case err == nil && onBlob != nil:
 				onBlob(ev)
@@ -250,13 +276,18 @@ func (c *Client) upload(ctx context.Context, blobs map[string][]byte, onBlob fun
 }
 
 // ensureBlob uploads b unless the node has it already.
-func (c *Client) ensureBlob(ctx context.Context, digest string, b []byte) (BlobEvent, error) {
-	ev := BlobEvent{Digest: digest, Size: int64(len(b))}
+func (c *Client) ensureBlob(ctx context.Context, digest string, b blob) (BlobEvent, error) {
+	ev := BlobEvent{Digest: digest, Size: b.size}
 	has, err := c.HasBlob(ctx, digest)
 	if err != nil || has {
 		return ev, err
 	}
-	if _, err := c.PutBlob(ctx, digest, bytes.NewReader(b), int64(len(b))); err != nil {
+	r, err := b.open(ctx)
+	if err != nil {
+		return ev, err
+	}
+	defer r.Close()
+	if _, err := c.PutBlob(ctx, digest, r, b.size); err != nil {
 		return ev, err
 	}
 	ev.Uploaded = true

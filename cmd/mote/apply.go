@@ -31,15 +31,11 @@ type localService struct {
 
 // loadService reads and checks the manifest at path: a directory holding
 // mote.toml, or the file. Problems are a *manifest.Error listing each with
-// its line; a manifest without [wasm] is an error too, since this version
-// deploys Wasm services only.
+// its line.
 func loadService(path string) (localService, error) {
 	m, dir, err := manifest.Load(path)
 	if err != nil {
 		return localService{}, err
-	}
-	if m.Wasm == nil {
-		return localService{}, fmt.Errorf("%s has no [wasm] table: this version of mote deploys Wasm services only; Try: add [wasm] with module = \"%s.wasm\"", m.Name, m.Name)
 	}
 	return localService{m: m, file: manifestPath(path, dir), dir: dir}, nil
 }
@@ -64,9 +60,10 @@ func (s localService) buildIfStale(ctx context.Context, stderr io.Writer) error 
 	return builder.Run(ctx, s.dir, s.m, stderr, stderr)
 }
 
-// pack reads what a deploy sends: the manifest verbatim, the module and
-// the package files.
-func (s localService) pack() (client.Package, error) {
+// pack reads what a deploy sends: the manifest verbatim, the module (or
+// the container image: its manifest and config now, its layers as they are
+// uploaded) and the package files.
+func (s localService) pack(ctx context.Context) (client.Package, error) {
 	raw, err := os.ReadFile(s.file)
 	if err != nil {
 		return client.Package{}, err
@@ -75,7 +72,26 @@ func (s localService) pack() (client.Package, error) {
 	if err != nil {
 		return client.Package{}, err
 	}
-	return client.Package{Manifest: raw, Module: module, Files: files}, nil
+	pkg := client.Package{Manifest: raw, Module: module, Files: files}
+	if c := s.m.Container; c != nil {
+		if pkg.Image, err = client.ResolveImage(ctx, c.Image, imageOptions(s.dir)); err != nil {
+			return client.Package{}, fmt.Errorf("%s: [container] image: %w", s.file, err)
+		}
+	}
+	return pkg, nil
+}
+
+// imageOptions reads a container image for the service in dir: for the
+// platform MOTE_PLATFORM names (default linux on this machine's
+// architecture), with the registry credentials in MOTE_REGISTRY_USER and
+// MOTE_REGISTRY_PASSWORD, if set.
+func imageOptions(dir string) client.ImageOptions {
+	return client.ImageOptions{
+		Dir:      dir,
+		Platform: os.Getenv("MOTE_PLATFORM"),
+		Username: os.Getenv("MOTE_REGISTRY_USER"),
+		Password: os.Getenv("MOTE_REGISTRY_PASSWORD"),
+	}
 }
 
 // artifactDigest is the digest the node gives pkg's artifact (see
@@ -89,7 +105,11 @@ func artifactDigest(pkg client.Package) string {
 			files[p] = client.Digest(b)
 		}
 	}
-	return control.ArtifactDigest(client.Digest(pkg.Module), files)
+	module := client.Digest(pkg.Module)
+	if pkg.Image != nil {
+		module = pkg.Image.Digest()
+	}
+	return control.ArtifactDigest(module, files)
 }
 
 // applyOptions are `mote apply`'s flags.
@@ -557,7 +577,7 @@ func packServices(ctx context.Context, g *globals, svcs []localService, noBuild,
 				continue
 			}
 		}
-		pkg, err := s.pack()
+		pkg, err := s.pack(ctx)
 		if err != nil {
 			problems.add(s.file, err)
 			continue

@@ -73,7 +73,7 @@ func deploy(ctx context.Context, g *globals, path string, allowBuild bool, opts 
 			return err
 		}
 	}
-	pkg, err := s.pack()
+	pkg, err := s.pack(ctx)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/mote-run/mote/internal/gateway"
 	"github.com/mote-run/mote/internal/manifest"
 	"github.com/mote-run/mote/internal/metrics"
+	"github.com/mote-run/mote/internal/rootfs"
 	"github.com/mote-run/mote/internal/sandbox"
 	"github.com/mote-run/mote/internal/store"
 )
@@ -44,8 +45,17 @@ const ApplyTimeout = 30 * time.Second
 
 // Options configure a Controller. Store, Driver and Gateway are required.
 type Options struct {
-	Store   *store.Store
-	Driver  sandbox.Driver
+	Store *store.Store
+	// Driver runs Wasm versions.
+	Driver sandbox.Driver
+	// Containers runs [container] versions, with images unpacked by Rootfs;
+	// when either is nil the node refuses them, saying NoContainers.
+	Containers   sandbox.Driver
+	Rootfs       *rootfs.Cache
+	NoContainers string
+	// ContainerUIDShift, when not 0, runs containers in a user namespace
+	// whose root is this host uid (and gid); 0 runs them without one.
+	ContainerUIDShift uint32
 	Gateway *gateway.Gateway
 	// Metrics may be nil.
 	Metrics *metrics.Metrics

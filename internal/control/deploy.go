@@ -44,9 +44,10 @@ func (c *Controller) Deploy(ctx context.Context, req api.DeployRequest) (res api
 		return res, manifestError(err)
 	}
 	if m.Container != nil {
-		return res, &api.Error{Code: api.CodeInvalidManifest, Status: 400,
-			Message: "[container] services are not supported by this node yet",
-			Hint:    "use a [wasm] table with module = \"NAME.wasm\""}
+		if _, err := c.containerDriver(); err != nil {
+			return res, &api.Error{Code: api.CodeInvalidManifest, Status: 400, Message: err.Error(),
+				Hint: "deploy it to a node that runs containers (Linux, root, runc installed), or use a [wasm] table"}
+		}
 	}
 	if req.Tag != "" {
 		if err := api.CheckTag(req.Tag); err != nil {
@@ -54,6 +55,12 @@ func (c *Controller) Deploy(ctx context.Context, req api.DeployRequest) (res api
 		}
 	}
 	if err := c.checkBlobs(ctx, req); err != nil {
+		return res, err
+	}
+	abi := api.ABIContainer
+	if m.Wasm != nil {
+		abi = m.Wasm.ABI
+	} else if err := c.checkImage(ctx, req.Module); err != nil {
 		return res, err
 	}
 	digest := ArtifactDigest(req.Module, req.Files)
@@ -110,7 +117,7 @@ func (c *Controller) Deploy(ctx context.Context, req api.DeployRequest) (res api
 		Digest:   digest,
 		Module:   req.Module,
 		Files:    maps.Clone(req.Files),
-		ABI:      m.Wasm.ABI,
+		ABI:      abi,
 		Manifest: req.Manifest,
 		Size:     c.size(ctx, req),
 		Created:  now,

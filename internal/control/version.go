@@ -147,17 +147,30 @@ func (vr *versionRunner) load(ctx context.Context) (sandbox.Runner, *os.Root, er
 	vr.mu.Lock()
 	minN, maxN := vr.min, vr.max
 	vr.mu.Unlock()
-	module, err := vr.c.opts.Store.Blob(ctx, v.Module)
-	if err != nil {
+	driver := vr.c.opts.Driver
+	var (
+		module    []byte
+		container *sandbox.Container
+		err       error
+	)
+	if m.Container != nil {
+		if driver, err = vr.c.containerDriver(); err != nil {
+			return nil, nil, err
+		}
+		if container, err = vr.c.containerSpec(ctx, v, m); err != nil {
+			return nil, nil, err
+		}
+	} else if module, err = vr.c.opts.Store.Blob(ctx, v.Module); err != nil {
 		return nil, nil, fmt.Errorf("read module %s: %w", v.Module, err)
 	}
 	var root *os.Root
 	spec := sandbox.Spec{
 		Service:      v.Service,
 		Version:      v.Number,
-		ABI:          m.Wasm.ABI,
+		ABI:          v.ABI,
 		Digest:       v.Module,
 		Module:       module,
+		Container:    container,
 		Env:          m.Env,
 		MemoryLimit:  uint64(m.Limits.Memory),
 		Timeout:      time.Duration(m.Limits.Timeout),
@@ -179,7 +192,7 @@ func (vr *versionRunner) load(ctx context.Context) (sandbox.Runner, *os.Root, er
 		}),
 	}
 	if vr.c.opts.Metrics != nil {
-		spec.OnColdStart = vr.c.opts.Metrics.ColdStartFunc(m.Wasm.ABI)
+		spec.OnColdStart = vr.c.opts.Metrics.ColdStartFunc(v.ABI)
 	}
 	// A request that finds no warm instance wakes the autoscaler at once:
 	// at zero it samples nothing and would otherwise wait for a tick.
@@ -196,7 +209,7 @@ func (vr *versionRunner) load(ctx context.Context) (sandbox.Runner, *os.Root, er
 		spec.Files = root.FS()
 	}
 	start := time.Now()
-	r, err := vr.c.opts.Driver.Load(ctx, spec)
+	r, err := driver.Load(ctx, spec)
 	if err != nil {
 		closeRoot(root)
 		return nil, nil, err
@@ -274,12 +287,12 @@ func (vr *versionRunner) setScale(minN, maxN int) {
 }
 
 // startScalerLocked starts the autoscaler of a freshly loaded runner that
-// keeps warm instances (the pooled ABI: sandbox.Scalable with instances
-// that outlive a request). It runs until the version closes or its runner
+// keeps warm instances (the pooled ABI and containers: sandbox.Scalable
+// with instances that outlive a request). It runs until the version closes or its runner
 // is replaced. vr.mu is held.
 func (vr *versionRunner) startScalerLocked(r sandbox.Runner) {
 	s, ok := r.(sandbox.Scalable)
-	if !ok || vr.manifest.Wasm == nil || vr.manifest.Wasm.ABI != api.ABIPooled {
+	if !ok || vr.version.ABI == api.ABIWAGI {
 		return
 	}
 	if vr.stopScaler != nil {
@@ -303,10 +316,14 @@ func (vr *versionRunner) startScalerLocked(r sandbox.Runner) {
 // utilization, 60 s stable and 6 s panic windows), and scale to zero (or
 // to min) after [scale] idle without traffic.
 func (vr *versionRunner) scalerConfig(minN, maxN int) autoscale.Config {
-	return autoscale.Config{
+	cfg := autoscale.Config{
 		Min: minN, Max: maxN,
 		ScaleToZeroGrace: time.Duration(vr.manifest.Scale.Idle),
-	}.WithDefaults()
+	}
+	if c := vr.manifest.Container; c != nil {
+		cfg.Target = float64(c.Concurrency) // a container serves many at once
+	}
+	return cfg.WithDefaults()
 }
 
 // minInstances is the number of instances the version keeps warm.
