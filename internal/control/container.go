@@ -171,4 +171,3 @@ func mergeEnv(image []string, env map[string]string) []string {
 	}
 	return out
 }
-

@@ -56,7 +56,7 @@ type Options struct {
 	// ContainerUIDShift, when not 0, runs containers in a user namespace
 	// whose root is this host uid (and gid); 0 runs them without one.
 	ContainerUIDShift uint32
-	Gateway *gateway.Gateway
+	Gateway           *gateway.Gateway
 	// Metrics may be nil.
 	Metrics *metrics.Metrics
 	// Analytics, when set, forgets a removed service's traffic.
