@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,7 +39,9 @@ import (
 	"github.com/mote-run/mote/internal/jwt"
 	"github.com/mote-run/mote/internal/metrics"
 	"github.com/mote-run/mote/internal/ratelimit"
+	"github.com/mote-run/mote/internal/rootfs"
 	"github.com/mote-run/mote/internal/sandbox"
+	"github.com/mote-run/mote/internal/sandbox/oci"
 	"github.com/mote-run/mote/internal/sandbox/wasm"
 	"github.com/mote-run/mote/internal/store"
 )
@@ -83,7 +86,16 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// AccessLog, when set, receives one JSON line per gateway request.
 	AccessLog io.Writer
+	// NoContainers turns the container driver off: [container] services
+	// are refused. Without it the node runs them when it can (Linux, root,
+	// runc on the PATH; see oci.Check) and says at start why not otherwise.
+	NoContainers bool
 }
+
+// ContainerUIDShift is the host uid and gid of root inside containers when
+// the host allows user namespaces: container ids 0..65535 map to host ids
+// ContainerUIDShift.. +65535, which no host account uses.
+const ContainerUIDShift = 1 << 20
 
 // TuneGC sets the garbage collector for a node process, unless the user set
 // GOGC: 400 instead of Go's 100. A node's live heap is small and every
@@ -106,11 +118,13 @@ type Node struct {
 	token   string
 	started time.Time
 
-	store   *store.Store
-	driver  *wasm.Driver
-	metrics *metrics.Metrics
-	gateway *gateway.Gateway
-	control *control.Controller
+	store  *store.Store
+	driver *wasm.Driver
+	// containers runs [container] services; nil when the node cannot.
+	containers *oci.Driver
+	metrics    *metrics.Metrics
+	gateway    *gateway.Gateway
+	control    *control.Controller
 
 	keys      *apikey.Index
 	quotas    *ratelimit.Quotas
@@ -181,6 +195,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.metrics = metrics.New()
 	logs := sandbox.LogFunc(n.store.AppendLog)
+	copts := n.startContainers(logger)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
 	if err := n.startAccess(runCtx); err != nil {
@@ -204,10 +219,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("node: admin listener on %s: %w; Try: --admin with another address", cfg.AdminAddr, err)
 	}
 
-	n.control = control.New(control.Options{
-		Store: n.store, Driver: n.driver, Gateway: n.gateway, Metrics: n.metrics, Analytics: n.analytics,
-		FilesDir: filesDir, Logs: logs, Logger: logger, GatewayURL: n.GatewayURL,
-	})
+	copts.Store, copts.Driver, copts.Gateway, copts.Metrics, copts.Analytics = n.store, n.driver, n.gateway, n.metrics, n.analytics
+	copts.FilesDir, copts.Logs, copts.Logger, copts.GatewayURL = filesDir, logs, logger, n.GatewayURL
+	n.control = control.New(copts)
 	go func() {
 		defer close(n.runDone)
 		if err := n.control.Run(runCtx); err != nil && runCtx.Err() == nil {
@@ -320,6 +334,9 @@ func (n *Node) close(ctx context.Context) error {
 	if n.driver != nil {
 		errs = append(errs, n.driver.Close(context.Background()))
 	}
+	if n.containers != nil {
+		errs = append(errs, n.containers.Close(context.Background()))
+	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close())
 	}
@@ -380,6 +397,44 @@ func (n *Node) writeInfo() error {
 		return fmt.Errorf("node: write %s: %w", InfoFileName, err)
 	}
 	return nil
+}
+
+// startContainers starts the container driver and its image cache when
+// this host can run containers, and returns the controller's options for
+// them; otherwise the options say why [container] services are refused.
+func (n *Node) startContainers(logger *slog.Logger) control.Options {
+	if n.cfg.NoContainers {
+		return control.Options{NoContainers: "containers are turned off on this node"}
+	}
+	if err := oci.Check(); err != nil {
+		logger.Info("containers are off", "reason", err)
+		return control.Options{NoContainers: err.Error()}
+	}
+	dir := filepath.Join(n.cfg.DataDir, "oci")
+	cache, err := rootfs.NewCache(filepath.Join(dir, "rootfs"))
+	if err == nil {
+		n.containers, err = oci.New(oci.Options{StateDir: filepath.Join(dir, "run"), Logger: logger})
+	}
+	if err != nil {
+		logger.Warn("containers are off", "reason", err)
+		return control.Options{NoContainers: err.Error()}
+	}
+	var shift uint32
+	if userNamespaces() {
+		shift = ContainerUIDShift
+	}
+	return control.Options{Containers: n.containers, Rootfs: cache, ContainerUIDShift: shift}
+}
+
+// userNamespaces reports whether the kernel lets us create user
+// namespaces (max_user_namespaces above 0).
+func userNamespaces() bool {
+	b, err := os.ReadFile("/proc/sys/user/max_user_namespaces")
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return err == nil && n > 0
 }
 
 // prepareFilesDir creates the package files dir and removes what a killed
