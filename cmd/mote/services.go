@@ -151,9 +151,9 @@ with its share of the traffic, tag, state and number of instances.`,
 			}
 			rows := make([][]string, 0, len(insts))
 			for _, in := range insts {
-				rows = append(rows, []string{in.ID, in.Service, fmt.Sprint(in.Version), in.State, age(in.Started), fmt.Sprint(in.Requests), in.RequestID})
+				rows = append(rows, []string{in.ID, in.Service, fmt.Sprint(in.Version), in.State, age(in.Started), fmt.Sprint(in.Requests), fmt.Sprint(in.Restarts), in.RequestID})
 			}
-			return table(g.stdout, "ID\tSERVICE\tVERSION\tSTATE\tAGE\tREQUESTS\tREQUEST", rows)
+			return table(g.stdout, "ID\tSERVICE\tVERSION\tSTATE\tAGE\tREQUESTS\tRESTARTS\tREQUEST", rows)
 		},
 	}
 	addOutputFlag(cmd, &o)

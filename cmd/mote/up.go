@@ -27,6 +27,7 @@ type upFlags struct {
 	logLevel                string
 	trustedProxies          []string
 	accessLog               string
+	noContainers            bool
 }
 
 func (f *upFlags) register(cmd *cobra.Command) {
@@ -38,6 +39,7 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.logLevel, "log-level", "info", "node log level: debug, info, warn or error")
 	fl.StringSliceVar(&f.trustedProxies, "trusted-proxy", nil, "a proxy (address or CIDR) whose X-Forwarded-For the gateway believes; repeatable (default: none)")
 	fl.StringVar(&f.accessLog, "access-log", "", `write one JSON line per gateway request to this file ("-" for stdout; default: none)`)
+	fl.BoolVar(&f.noContainers, "no-containers", false, "refuse [container] services even where runc could run them")
 }
 
 // accessConfig turns the --trusted-proxy and --access-log flags into the
@@ -142,7 +144,7 @@ func startNode(ctx context.Context, g *globals, f upFlags) (*node.Node, error) {
 	node.TuneGC()
 	return node.Start(ctx, node.Config{
 		DataDir: data, HTTPAddr: f.http, AdminAddr: f.admin, NATSAddr: f.nats,
-		Version: version, Logger: logger, TrustedProxies: trusted, AccessLog: accessLog,
+		Version: version, Logger: logger, TrustedProxies: trusted, AccessLog: accessLog, NoContainers: f.noContainers,
 	})
 }
 
