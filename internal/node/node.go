@@ -22,7 +22,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +33,7 @@ import (
 	"github.com/mote-run/mote/internal/atomicfile"
 	"github.com/mote-run/mote/internal/control"
 	"github.com/mote-run/mote/internal/gateway"
+	"github.com/mote-run/mote/internal/gctune"
 	"github.com/mote-run/mote/internal/httpguard"
 	"github.com/mote-run/mote/internal/jwt"
 	"github.com/mote-run/mote/internal/metrics"
@@ -86,17 +86,28 @@ type Config struct {
 }
 
 // TuneGC sets the garbage collector for a node process, unless the user set
-// GOGC: 400 instead of Go's 100. A node's live heap is small and every
-// request allocates a fresh instance's bookkeeping, so at the default the
-// collector runs hundreds of times a second; at 400 WAGI throughput rises
-// by about a quarter (BENCHMARKS.md) for a heap up to five times the live
-// one. GOMEMLIMIT still caps it when set. It is for main packages: a
-// library must not change process-wide settings.
+// GOGC: GOGC follows the live heap (gctune, default policy), 400 while the
+// live heap is small and lower as it grows, so that the garbage allowed
+// between collections stays within 256 MiB (GOGC not below 50). Every
+// request allocates a fresh instance's bookkeeping, so at Go's default of
+// 100 a small heap is collected hundreds of times a second; at 400 WAGI
+// throughput rises by about a quarter (BENCHMARKS.md). But a fixed 400
+// lets the heap reach five times the live heap, and a node's live heap is
+// not always small: every warm pooled instance holds its guest's linear
+// memory there (about 10 MiB for a Go guest), and 400 MiB of live heap
+// let the soak's node grow to 2.5 GiB (docs/soak.md). GOMEMLIMIT still
+// caps the heap when set. TuneGC starts the tuner once per process; later
+// calls do nothing. It is for main packages: a library must not change
+// process-wide settings.
 func TuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
+	gcOnce.Do(func() {
+		if os.Getenv("GOGC") == "" {
+			gctune.Start(gctune.Policy{})
+		}
+	})
 }
+
+var gcOnce sync.Once
 
 // Node is a running mote node.
 type Node struct {
