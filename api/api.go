@@ -265,6 +265,13 @@ type NodeInfo struct {
 	DataDir    string    `json:"data_dir"`
 	Started    time.Time `json:"started"`
 	Services   int       `json:"services"`
+	// Platform is the "os/arch" whose container images the node runs
+	// ("linux/amd64"); `mote deploy` picks that image of a
+	// multi-platform one.
+	Platform string `json:"platform"`
+	// NoContainers is "" when the node runs [container] services, else why
+	// it does not ("runc is not installed", ...).
+	NoContainers string `json:"no_containers,omitempty"`
 }
 
 // BlobInfo describes a stored blob.

@@ -3,7 +3,9 @@
 // and `mote demo` can deploy them without a toolchain.
 //
 // Adding an example: make its directory here, then add it to the go:embed
-// line below (TestEmbedsEveryExample fails until you do).
+// line below (TestEmbedsEveryExample fails until you do). Container
+// examples (hello-container) are not embedded: their image is built from
+// source, not committed.
 package examples
 
 import (

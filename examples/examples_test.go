@@ -3,6 +3,7 @@ package examples
 import (
 	"bytes"
 	"errors"
+	"github.com/mote-run/mote/internal/manifest"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -77,9 +78,16 @@ func TestEmbedsEveryExample(t *testing.T) {
 	}
 	var onDisk []string
 	for _, e := range entries {
-		if _, err := os.Stat(filepath.Join(e.Name(), ManifestName)); e.IsDir() && err == nil {
-			onDisk = append(onDisk, e.Name())
+		b, err := os.ReadFile(filepath.Join(e.Name(), ManifestName))
+		if !e.IsDir() || err != nil {
+			continue
 		}
+		// A [container] example is built (its image is not committed),
+		// so it is not embedded: its own test builds and deploys it.
+		if m, err := manifest.Parse(b); err == nil && m.Container != nil {
+			continue
+		}
+		onDisk = append(onDisk, e.Name())
 	}
 	all, err := All()
 	if err != nil {

@@ -63,7 +63,7 @@ func (s localService) buildIfStale(ctx context.Context, stderr io.Writer) error 
 // pack reads what a deploy sends: the manifest verbatim, the module (or
 // the container image: its manifest and config now, its layers as they are
 // uploaded) and the package files.
-func (s localService) pack(ctx context.Context) (client.Package, error) {
+func (s localService) pack(ctx context.Context, g *globals) (client.Package, error) {
 	raw, err := os.ReadFile(s.file)
 	if err != nil {
 		return client.Package{}, err
@@ -74,7 +74,11 @@ func (s localService) pack(ctx context.Context) (client.Package, error) {
 	}
 	pkg := client.Package{Manifest: raw, Module: module, Files: files}
 	if c := s.m.Container; c != nil {
-		if pkg.Image, err = client.ResolveImage(ctx, c.Image, imageOptions(s.dir)); err != nil {
+		opts, err := g.imageOptions(ctx, s.dir)
+		if err != nil {
+			return client.Package{}, err
+		}
+		if pkg.Image, err = client.ResolveImage(ctx, c.Image, opts); err != nil {
 			return client.Package{}, fmt.Errorf("%s: [container] image: %w", s.file, err)
 		}
 	}
@@ -82,16 +86,32 @@ func (s localService) pack(ctx context.Context) (client.Package, error) {
 }
 
 // imageOptions reads a container image for the service in dir: for the
-// platform MOTE_PLATFORM names (default linux on this machine's
-// architecture), with the registry credentials in MOTE_REGISTRY_USER and
-// MOTE_REGISTRY_PASSWORD, if set.
-func imageOptions(dir string) client.ImageOptions {
-	return client.ImageOptions{
+// platform MOTE_PLATFORM names, by default the node's (it may differ from
+// this machine's: a Mac deploying to a Linux server), with the registry
+// credentials in MOTE_REGISTRY_USER and MOTE_REGISTRY_PASSWORD, if set.
+func (g *globals) imageOptions(ctx context.Context, dir string) (client.ImageOptions, error) {
+	opts := client.ImageOptions{
 		Dir:      dir,
 		Platform: os.Getenv("MOTE_PLATFORM"),
 		Username: os.Getenv("MOTE_REGISTRY_USER"),
 		Password: os.Getenv("MOTE_REGISTRY_PASSWORD"),
 	}
+	if opts.Platform != "" {
+		return opts, nil
+	}
+	c, err := g.client()
+	if err != nil {
+		return opts, err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return opts, err
+	}
+	if info.NoContainers != "" {
+		return opts, fmt.Errorf("the node at %s cannot run [container] services: %s", c.Addr(), info.NoContainers)
+	}
+	opts.Platform = info.Platform
+	return opts, nil
 }
 
 // artifactDigest is the digest the node gives pkg's artifact (see
@@ -577,7 +597,7 @@ func packServices(ctx context.Context, g *globals, svcs []localService, noBuild,
 				continue
 			}
 		}
-		pkg, err := s.pack(ctx)
+		pkg, err := s.pack(ctx, g)
 		if err != nil {
 			problems.add(s.file, err)
 			continue

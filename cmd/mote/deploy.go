@@ -73,7 +73,7 @@ func deploy(ctx context.Context, g *globals, path string, allowBuild bool, opts 
 			return err
 		}
 	}
-	pkg, err := s.pack(ctx)
+	pkg, err := s.pack(ctx, g)
 	if err != nil {
 		return err
 	}

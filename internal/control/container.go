@@ -62,32 +62,32 @@ func (c *Controller) checkImage(ctx context.Context, digest string) error {
 
 // readImage reads and parses an image's manifest and config from the
 // store. Errors are *api.Error values.
-func (c *Controller) readImage(ctx context.Context, digest string) (*ociimage.Manifest, ociimage.Config, error) {
+func (c *Controller) readImage(ctx context.Context, digest string) (ociimage.Manifest, ociimage.Config, error) {
 	mb, err := c.opts.Store.Blob(ctx, digest)
 	if err != nil {
-		return nil, ociimage.Config{}, internal("read image manifest %s: %v", digest, err)
+		return ociimage.Manifest{}, ociimage.Config{}, internal("read image manifest %s: %v", digest, err)
 	}
 	im, err := ociimage.ParseManifest(mb)
 	if err != nil {
-		return nil, ociimage.Config{}, &api.Error{Code: api.CodeInvalidModule, Status: 400,
+		return ociimage.Manifest{}, ociimage.Config{}, &api.Error{Code: api.CodeInvalidModule, Status: 400,
 			Message: fmt.Sprintf("the module blob %s is not an image manifest: %v", digest, err),
 			Hint:    "deploy with `mote deploy`, which uploads the image's manifest as the module"}
 	}
 	cb, err := c.opts.Store.Blob(ctx, im.Config.Digest)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ociimage.Config{}, &api.Error{Code: api.CodeNotFound, Status: 404,
+		return ociimage.Manifest{}, ociimage.Config{}, &api.Error{Code: api.CodeNotFound, Status: 404,
 			Message: fmt.Sprintf("the image config %s is not uploaded", im.Config.Digest),
 			Hint:    "upload it first with PUT /v1/blobs/" + im.Config.Digest}
 	}
 	if err != nil {
-		return nil, ociimage.Config{}, internal("read image config %s: %v", im.Config.Digest, err)
+		return ociimage.Manifest{}, ociimage.Config{}, internal("read image config %s: %v", im.Config.Digest, err)
 	}
 	cfg, err := ociimage.ParseConfig(cb)
 	if err != nil {
-		return nil, ociimage.Config{}, &api.Error{Code: api.CodeInvalidModule, Status: 400,
+		return ociimage.Manifest{}, ociimage.Config{}, &api.Error{Code: api.CodeInvalidModule, Status: 400,
 			Message: fmt.Sprintf("image config %s: %v", im.Config.Digest, err)}
 	}
-	return im, *cfg, nil
+	return im, cfg, nil
 }
 
 // containerSpec resolves what the container driver needs for a version:

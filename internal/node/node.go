@@ -22,7 +22,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime/debug"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +35,7 @@ import (
 	"github.com/mote-run/mote/internal/atomicfile"
 	"github.com/mote-run/mote/internal/control"
 	"github.com/mote-run/mote/internal/gateway"
+	"github.com/mote-run/mote/internal/gctune"
 	"github.com/mote-run/mote/internal/httpguard"
 	"github.com/mote-run/mote/internal/jwt"
 	"github.com/mote-run/mote/internal/metrics"
@@ -98,17 +99,28 @@ type Config struct {
 const ContainerUIDShift = 1 << 20
 
 // TuneGC sets the garbage collector for a node process, unless the user set
-// GOGC: 400 instead of Go's 100. A node's live heap is small and every
-// request allocates a fresh instance's bookkeeping, so at the default the
-// collector runs hundreds of times a second; at 400 WAGI throughput rises
-// by about a quarter (BENCHMARKS.md) for a heap up to five times the live
-// one. GOMEMLIMIT still caps it when set. It is for main packages: a
-// library must not change process-wide settings.
+// GOGC: GOGC follows the live heap (gctune, default policy), 400 while the
+// live heap is small and lower as it grows, so that the garbage allowed
+// between collections stays within 256 MiB (GOGC not below 50). Every
+// request allocates a fresh instance's bookkeeping, so at Go's default of
+// 100 a small heap is collected hundreds of times a second; at 400 WAGI
+// throughput rises by about a quarter (BENCHMARKS.md). But a fixed 400
+// lets the heap reach five times the live heap, and a node's live heap is
+// not always small: every warm pooled instance holds its guest's linear
+// memory there (about 10 MiB for a Go guest), and 400 MiB of live heap
+// let the soak's node grow to 2.5 GiB (docs/soak.md). GOMEMLIMIT still
+// caps the heap when set. TuneGC starts the tuner once per process; later
+// calls do nothing. It is for main packages: a library must not change
+// process-wide settings.
 func TuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
+	gcOnce.Do(func() {
+		if os.Getenv("GOGC") == "" {
+			gctune.Start(gctune.Policy{})
+		}
+	})
 }
+
+var gcOnce sync.Once
 
 // Node is a running mote node.
 type Node struct {
@@ -120,11 +132,13 @@ type Node struct {
 
 	store  *store.Store
 	driver *wasm.Driver
-	// containers runs [container] services; nil when the node cannot.
-	containers *oci.Driver
-	metrics    *metrics.Metrics
-	gateway    *gateway.Gateway
-	control    *control.Controller
+	// containers runs [container] services; nil when the node cannot, and
+	// noContainers says why.
+	containers   *oci.Driver
+	noContainers string
+	metrics      *metrics.Metrics
+	gateway      *gateway.Gateway
+	control      *control.Controller
 
 	keys      *apikey.Index
 	quotas    *ratelimit.Quotas
@@ -196,6 +210,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.metrics = metrics.New()
 	logs := sandbox.LogFunc(n.store.AppendLog)
 	copts := n.startContainers(logger)
+	n.noContainers = copts.NoContainers
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
 	if err := n.startAccess(runCtx); err != nil {
@@ -291,6 +306,7 @@ func (n *Node) Info() api.NodeInfo {
 	return api.NodeInfo{
 		Version: n.cfg.Version, GatewayURL: n.GatewayURL(), AdminURL: n.AdminURL(),
 		DataDir: n.cfg.DataDir, Started: n.started, Services: n.gateway.Table().Len(),
+		Platform: "linux/" + runtime.GOARCH, NoContainers: n.noContainers,
 	}
 }
 

@@ -12,12 +12,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mote-run/mote/api"
 	"github.com/mote-run/mote/client"
 )
 
@@ -151,6 +153,22 @@ type usage struct {
 	goroutines int64 // go_goroutines
 	fds        int64 // process_open_fds
 	conns      int64 // client connections to the gateway (ESTABLISHED, from /proc/net/tcp)
+	gogc       int64 // go_gc_gogc_percent: the GOGC in force
+	stack      int64 // go_memstats_stack_inuse_bytes
+	gcs        int64 // go_gc_duration_seconds_count: collections so far
+}
+
+// heapLive estimates the heap that the last collection found live, from
+// the goal it set: Go sets goal = live + (live + stacks) × GOGC/100
+// (globals, a few MiB at most, are left out), so live = (goal − g ×
+// stacks) / (1 + g) with g = GOGC/100. It is 0 when GOGC is off or
+// unknown.
+func (u usage) heapLive() int64 {
+	if u.gogc <= 0 {
+		return 0
+	}
+	g := float64(u.gogc) / 100
+	return max(0, int64((float64(u.heapGoal)-g*float64(u.stack))/(1+g)))
 }
 
 // usage reads VmRSS from /proc and the Go and process gauges from the
@@ -178,11 +196,13 @@ func (p *moteProc) usage(ctx context.Context) (usage, error) {
 	if resp.StatusCode != 200 {
 		return u, fmt.Errorf("metrics: status %d", resp.StatusCode)
 	}
-	g, err := gauges(resp.Body, "go_memstats_heap_inuse_bytes", "go_memstats_next_gc_bytes", "go_goroutines", "process_open_fds")
+	g, err := gauges(resp.Body, "go_memstats_heap_inuse_bytes", "go_memstats_next_gc_bytes", "go_goroutines", "process_open_fds",
+		"go_gc_gogc_percent", "go_memstats_stack_inuse_bytes", "go_gc_duration_seconds_count")
 	if err != nil {
 		return u, err
 	}
 	u.heapInuse, u.heapGoal, u.goroutines, u.fds = g[0], g[1], g[2], g[3]
+	u.gogc, u.stack, u.gcs = g[4], g[5], g[6]
 	return u, nil
 }
 
@@ -381,6 +401,27 @@ func countEstablished(table []byte, portSuffix string) int64 {
 			continue
 		}
 		n++
+	}
+	return n
+}
+
+// instances counts the live instances (starting, idle or busy) of each of
+// pooledServices, from the admin API.
+func (p *moteProc) instances(ctx context.Context) ([]int, error) {
+	all, err := p.client.Instances(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("instances: %w", err)
+	}
+	return countInstances(all, pooledServices), nil
+}
+
+// countInstances counts the instances of each of services.
+func countInstances(all []api.Instance, services []string) []int {
+	n := make([]int, len(services))
+	for _, in := range all {
+		if i := slices.Index(services, in.Service); i >= 0 {
+			n[i]++
+		}
 	}
 	return n
 }

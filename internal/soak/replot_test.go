@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -77,14 +78,19 @@ func readCSV(path string) ([]sample, error) {
 			done:    int(num("requests")), errs: int(num("errors")), total: int64(num("total_requests")),
 			p50: ms("p50_ms"), p99: ms("p99_ms"),
 		})
+		last := &out[len(out)-1]
+		last.u.gogc, last.u.stack, last.u.gcs = int64(num("gogc_percent")), int64(num("stack_inuse_bytes")), int64(num("gc_count"))
+		for _, svc := range pooledServices {
+			last.instances = append(last.instances, int(num("instances_"+svc)))
+		}
 	}
 	return out, err
 }
 
 func TestReadCSV(t *testing.T) {
 	series := []sample{
-		{t: 0, u: usage{rss: 1 << 20, heapGoal: 3 << 20, goroutines: 9, fds: 4, conns: 2}, rssMax: 2 << 20},
-		{t: 5 * time.Second, u: usage{rss: 2 << 20}, cpu: cpuUse{node: 0.5, loadgen: 0.25, machine: 1.5}, done: 10, total: 10, p50: time.Millisecond, p99: 3 * time.Millisecond},
+		{t: 0, u: usage{rss: 1 << 20, heapGoal: 3 << 20, goroutines: 9, fds: 4, conns: 2, gogc: 400, stack: 1 << 19, gcs: 7}, rssMax: 2 << 20, instances: []int{3, 1}},
+		{t: 5 * time.Second, u: usage{rss: 2 << 20}, cpu: cpuUse{node: 0.5, loadgen: 0.25, machine: 1.5}, done: 10, total: 10, p50: time.Millisecond, p99: 3 * time.Millisecond, instances: []int{0, 0}},
 	}
 	dir := t.TempDir()
 	if err := writeOut(dir, series, "summary", filepath.Join(dir, "no-log"), 5*time.Second); err != nil {
@@ -94,7 +100,7 @@ func TestReadCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0] != series[0] || got[1] != series[1] {
+	if !reflect.DeepEqual(got, series) {
 		t.Fatalf("read back %+v, want %+v", got, series)
 	}
 }

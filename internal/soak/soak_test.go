@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"image"
+	"image/color"
 	"math"
 	"net/http"
 	"os"
@@ -30,7 +31,13 @@ var (
 	soakConns    = flag.Int("soak.conns", 32, "connections of the closed-loop maximum-throughput measurement")
 	soakRate     = flag.Float64("soak.rate", 0, "open-loop rate in requests per second (0: half the measured maximum)")
 	soakOut      = flag.String("soak.out", "", "directory for soak.csv, soak.png, summary.txt and node.log (default: none written)")
+	soakBin      = flag.String("soak.bin", "", "run this mote binary instead of building ./cmd/mote (e.g. a build with a profiling listener)")
 )
+
+// pooledServices are the mix's pooled services, whose live instances each
+// sample counts: every instance holds its guest's linear memory on the
+// node's Go heap, so their number drives the heap.
+var pooledServices = []string{"hello-sdk", "counter-go"}
 
 // Growth rules for the second half of the run (see growthRule). Memory may
 // drift by 10% of its level per hour: RSS as the highest reading of each
@@ -74,6 +81,7 @@ type sample struct {
 	done, errs int           // requests that ended in the interval
 	total      int64         // answered since the start
 	p50, p99   time.Duration
+	instances  []int // live instances of each of pooledServices, at the interval's end
 }
 
 // TestSoak is the sustained-load run (only with -soak): a `mote up`
@@ -97,7 +105,10 @@ func TestSoak(t *testing.T) {
 	}
 	ctx := t.Context()
 	dir := t.TempDir()
-	bin := buildMote(t, dir)
+	bin := *soakBin
+	if bin == "" {
+		bin = buildMote(t, dir)
+	}
 	node := startMote(t, bin, dir)
 	m := deployMix(t, node)
 
@@ -123,7 +134,11 @@ func TestSoak(t *testing.T) {
 	t.Logf("closed loop, %d connections, %s: %.0f req/s; open loop at %.0f req/s for %s", *soakConns, *soakMax, maxRate, rate, *soakDuration)
 
 	before := settle(t, node)
-	t.Logf("idle before the load: %s", before)
+	instBefore, err := node.instances(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("idle before the load: %s; pooled instances %v", before, instBefore)
 
 	ol := &openLoop{m: m, rate: rate, conns: openConns}
 	loadCtx, stopLoad := context.WithTimeout(ctx, *soakDuration)
@@ -159,12 +174,17 @@ func TestSoak(t *testing.T) {
 		if !ok {
 			return
 		}
+		inst, err := node.instances(ctx)
+		if err != nil {
+			t.Errorf("sample: %v", err)
+		}
 		s := sample{t: time.Since(start), u: u, rssMax: rssMax, heapMin: heapMin, cpu: cpu,
-			done: iv.done, errs: iv.errors, total: iv.totalDone, p50: iv.p50, p99: iv.p99}
+			done: iv.done, errs: iv.errors, total: iv.totalDone, p50: iv.p50, p99: iv.p99, instances: inst}
 		rssMax, heapMin = 0, math.MaxInt64
 		series = append(series, s)
-		t.Logf("%6s  rss %6.1f MiB (max %6.1f)  heap %6.1f MiB (min %6.1f, goal %6.1f)  goroutines %4d  fds %4d  conns %4d  cpu node %.2f loadgen %.2f machine %.2f  %6d req (%d errors)  p50 %-9s p99 %s",
-			s.t.Round(time.Second), mib(u.rss), mib(s.rssMax), mib(u.heapInuse), mib(s.heapMin), mib(u.heapGoal), u.goroutines, u.fds, u.conns,
+		t.Logf("%6s  rss %6.1f MiB (max %6.1f)  heap %6.1f MiB (min %6.1f, goal %6.1f, live ~%6.1f, GOGC %d, %d GCs)  instances %v  goroutines %4d  fds %4d  conns %4d  cpu node %.2f loadgen %.2f machine %.2f  %6d req (%d errors)  p50 %-9s p99 %s",
+			s.t.Round(time.Second), mib(u.rss), mib(s.rssMax), mib(u.heapInuse), mib(s.heapMin), mib(u.heapGoal), mib(u.heapLive()), u.gogc, u.gcs, inst,
+			u.goroutines, u.fds, u.conns,
 			cpu.node, cpu.loadgen, cpu.machine, s.done, s.errs, s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond))
 	}
 	record()
@@ -189,10 +209,15 @@ sampling:
 	elapsed := time.Since(start)
 
 	after := settle(t, node)
-	t.Logf("idle after the load: %s", after)
+	instAfter, err := node.instances(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("idle after the load: %s; pooled instances %v", after, instAfter)
 
 	r := judge(series, *soakDuration)
 	r.before, r.after = before, after
+	r.instBefore, r.instAfter = instBefore, instAfter
 	r.maxRate, r.rate, r.elapsed = maxRate, rate, elapsed
 	r.errorsSeen = ol.errorsSeen()
 	r.mix = m
@@ -283,7 +308,20 @@ func settle(t *testing.T, p *moteProc) usage {
 }
 
 func (u usage) String() string {
-	return fmt.Sprintf("RSS %.1f MiB, heap in use %.1f MiB, %d goroutines, %d open fds", mib(u.rss), mib(u.heapInuse), u.goroutines, u.fds)
+	return fmt.Sprintf("RSS %.1f MiB, heap in use %.1f MiB (goal %.1f, live ~%.1f, GOGC %d), %d goroutines, %d open fds",
+		mib(u.rss), mib(u.heapInuse), mib(u.heapGoal), mib(u.heapLive()), u.gogc, u.goroutines, u.fds)
+}
+
+// instanceList names the count of each of pooledServices: "hello-sdk 3,
+// counter-go 1".
+func instanceList(n []int) string {
+	var parts []string
+	for i, svc := range pooledServices {
+		if i < len(n) {
+			parts = append(parts, fmt.Sprintf("%s %d", svc, n[i]))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
@@ -295,6 +333,8 @@ type result struct {
 	maxRate, rate     float64
 	mix               mix
 	before, after     usage
+	instBefore        []int // pooled instances idle before the load (pooledServices)
+	instAfter         []int // and after it
 	growth            []growth
 	total, errs       int64
 	errorsSeen        []string
@@ -397,6 +437,28 @@ func (r *result) summary() string {
 	stat("Goroutines", func(u usage) float64 { return float64(u.goroutines) }, "")
 	stat("Open fds", func(u usage) float64 { return float64(u.fds) }, "")
 	stat("Client connections to the gateway", func(u usage) float64 { return float64(u.conns) }, "")
+	stat("Live heap, estimated from the goal and GOGC", func(u usage) float64 { return mib(u.heapLive()) }, " MiB")
+	stat("GOGC", func(u usage) float64 { return float64(u.gogc) }, "")
+	if n := len(r.series); n > 1 {
+		first, last := r.series[0], r.series[n-1]
+		if secs := (last.t - first.t).Seconds(); secs > 0 {
+			fmt.Fprintf(&b, "- Collections: %d over the load, %.1f a second.\n", last.u.gcs-first.u.gcs, float64(last.u.gcs-first.u.gcs)/secs)
+		}
+	}
+	for i, svc := range pooledServices {
+		var first, last, peak int
+		for j, sm := range r.series {
+			if i >= len(sm.instances) {
+				continue
+			}
+			v := sm.instances[i]
+			if j == 0 {
+				first = v
+			}
+			last, peak = v, max(peak, v)
+		}
+		fmt.Fprintf(&b, "- %s live instances: start %d, end %d, peak %d.\n", svc, first, last, peak)
+	}
 	fmt.Fprintf(&b, "- Latency (from each request's scheduled time, per %s interval): p50 %s in the first minute → %s in the last; p99 %s → %s; worst interval p99 %s.\n",
 		*soakInterval, r.p50First.Round(time.Microsecond), r.p50Last.Round(time.Microsecond),
 		r.p99First.Round(time.Microsecond), r.p99Last.Round(time.Microsecond), r.p99Max.Round(time.Microsecond))
@@ -430,7 +492,8 @@ func (r *result) summary() string {
 	for _, g := range r.growth {
 		fmt.Fprintf(&b, "  - %s\n", g)
 	}
-	fmt.Fprintf(&b, "- Idle node before the load: %s; after it: %s.\n", r.before, r.after)
+	fmt.Fprintf(&b, "- Idle node before the load: %s, pooled instances %s; after it: %s, pooled instances %s.\n",
+		r.before, instanceList(r.instBefore), r.after, instanceList(r.instAfter))
 	if fs := r.failures(); len(fs) > 0 {
 		b.WriteString("- Failures:\n")
 		for _, f := range fs {
@@ -458,16 +521,30 @@ func writeOut(dir string, series []sample, summary, nodeLog string, half time.Du
 		return err
 	}
 	w := csv.NewWriter(f)
-	w.Write([]string{"seconds", "rss_bytes", "rss_max_bytes", "heap_inuse_bytes", "heap_inuse_min_bytes", "heap_goal_bytes", "goroutines", "open_fds", "client_conns", "cpu_node_cores", "cpu_loadgen_cores", "cpu_machine_cores", "requests", "errors", "total_requests", "p50_ms", "p99_ms"})
+	head := []string{"seconds", "rss_bytes", "rss_max_bytes", "heap_inuse_bytes", "heap_inuse_min_bytes", "heap_goal_bytes", "goroutines", "open_fds", "client_conns", "cpu_node_cores", "cpu_loadgen_cores", "cpu_machine_cores", "requests", "errors", "total_requests", "p50_ms", "p99_ms",
+		"gogc_percent", "stack_inuse_bytes", "gc_count", "heap_live_est_bytes"}
+	for _, svc := range pooledServices {
+		head = append(head, "instances_"+svc)
+	}
+	w.Write(head)
 	for _, s := range series {
-		w.Write([]string{
+		row := []string{
 			strconv.FormatFloat(s.t.Seconds(), 'f', 1, 64), fmt.Sprint(s.u.rss), fmt.Sprint(s.rssMax),
 			fmt.Sprint(s.u.heapInuse), fmt.Sprint(s.heapMin), fmt.Sprint(s.u.heapGoal),
 			fmt.Sprint(s.u.goroutines), fmt.Sprint(s.u.fds), fmt.Sprint(s.u.conns),
 			strconv.FormatFloat(s.cpu.node, 'f', 3, 64), strconv.FormatFloat(s.cpu.loadgen, 'f', 3, 64), strconv.FormatFloat(s.cpu.machine, 'f', 3, 64),
 			fmt.Sprint(s.done), fmt.Sprint(s.errs), fmt.Sprint(s.total),
 			ms(s.p50), ms(s.p99),
-		})
+			fmt.Sprint(s.u.gogc), fmt.Sprint(s.u.stack), fmt.Sprint(s.u.gcs), fmt.Sprint(s.u.heapLive()),
+		}
+		for i := range pooledServices {
+			n := 0
+			if i < len(s.instances) {
+				n = s.instances[i]
+			}
+			row = append(row, fmt.Sprint(n))
+		}
+		w.Write(row)
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -494,8 +571,21 @@ func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f'
 // plotSeries draws memory, goroutines, open fds and latency over time.
 func plotSeries(series []sample, half, interval time.Duration) *image.RGBA {
 	var xs []float64
-	var rss, heap, goal, gs, fds, conns, p50, p99, cn, cl, co []float64
+	var rss, heap, goal, live, gs, fds, conns, p50, p99, cn, cl, co []float64
+	inst := make([][]float64, len(pooledServices))
 	for _, s := range series {
+		for i := range pooledServices {
+			v := math.NaN()
+			if i < len(s.instances) {
+				v = float64(s.instances[i])
+			}
+			inst[i] = append(inst[i], v)
+		}
+		lv := math.NaN()
+		if s.u.gogc > 0 {
+			lv = mib(s.u.heapLive())
+		}
+		live = append(live, lv)
 		conns = append(conns, float64(s.u.conns))
 		cn, cl = append(cn, s.cpu.node), append(cl, s.cpu.loadgen)
 		co = append(co, max(0, s.cpu.machine-s.cpu.node-s.cpu.loadgen))
@@ -509,8 +599,13 @@ func plotSeries(series []sample, half, interval time.Duration) *image.RGBA {
 		p50, p99 = append(p50, float64(s.p50)/1e6), append(p99, float64(s.p99)/1e6)
 	}
 	mark := half.Seconds()
+	var instLines []line
+	for i, svc := range pooledServices {
+		instLines = append(instLines, line{svc, []color.RGBA{blue, red, green, gray}[i%4], inst[i]})
+	}
 	return plotPanels(xs, []panel{
-		{title: "node memory, MiB", lines: []line{{"RSS max", blue, rss}, {"heap goal", red, goal}, {"heap in use min", green, heap}}, format: trimFloat, mark: mark},
+		{title: "node memory, MiB", lines: []line{{"RSS max", blue, rss}, {"heap goal", red, goal}, {"heap in use min", green, heap}, {"live heap (est.)", gray, live}}, format: trimFloat, mark: mark},
+		{title: "pooled instances (live)", lines: instLines, format: trimFloat, mark: mark},
 		{title: "node goroutines", lines: []line{{"goroutines", blue, gs}, {"client connections", gray, conns}}, format: trimFloat, mark: mark},
 		{title: "node open fds", lines: []line{{"fds", blue, fds}, {"client connections", gray, conns}}, format: trimFloat, mark: mark},
 		{title: "CPU, cores", lines: []line{{"node", blue, cn}, {"load generator", green, cl}, {"everything else", red, co}}, format: trimFloat, mark: mark},
