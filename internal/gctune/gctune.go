@@ -13,7 +13,10 @@
 //
 // The sum in the denominator is what the Go runtime multiplies by GOGC to
 // set the heap goal, so while GOGC is above Min the goal is at most the
-// live heap plus Headroom. GOMEMLIMIT, when set, still applies on top.
+// live heap plus Headroom. The bound follows the live heap one step late:
+// a collection sets the goal with the GOGC in force, and the Tuner's turn
+// comes just after it, so right after the live heap jumps the goal may
+// exceed it until then. GOMEMLIMIT, when set, still applies on top.
 //
 // The Tuner runs after each collection (a cleanup on a sentinel object that
 // every cycle finds unreachable, then allocates anew), so it follows the

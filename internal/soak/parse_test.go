@@ -2,8 +2,11 @@ package soak
 
 import (
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mote-run/mote/api"
 )
 
 func TestGauges(t *testing.T) {
@@ -81,5 +84,37 @@ func TestCountEstablished(t *testing.T) {
 	}
 	if n := countEstablished(nil, ":B647"); n != 0 {
 		t.Errorf("empty table: %d", n)
+	}
+}
+
+func TestHeapLive(t *testing.T) {
+	tests := []struct {
+		name string
+		u    usage
+		want int64
+	}{
+		// goal = live + (live + stacks) × g: 100 + (100 + 10) × 4 = 540.
+		{"GOGC 400", usage{heapGoal: 540, stack: 10, gogc: 400}, 100},
+		{"GOGC 100", usage{heapGoal: 210, stack: 10, gogc: 100}, 100},
+		{"GOGC off", usage{heapGoal: 540, gogc: -1}, 0},
+		{"not read", usage{heapGoal: 540}, 0},
+		{"stacks above the goal", usage{heapGoal: 10, stack: 100, gogc: 100}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.u.heapLive(); got != tt.want {
+				t.Errorf("heapLive() = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCountInstances(t *testing.T) {
+	all := []api.Instance{{Service: "b"}, {Service: "a"}, {Service: "b"}, {Service: "c"}}
+	if got := countInstances(all, []string{"a", "b", "z"}); !slices.Equal(got, []int{1, 2, 0}) {
+		t.Errorf("countInstances = %v, want [1 2 0]", got)
+	}
+	if got := countInstances(nil, []string{"a"}); !slices.Equal(got, []int{0}) {
+		t.Errorf("no instances: %v", got)
 	}
 }

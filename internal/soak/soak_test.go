@@ -69,9 +69,9 @@ const idleSlack = 10
 const openConns = 128
 
 // sample is one row of the soak's series. Memory is also read ten times
-// per interval: with the node's GOGC of 400 its heap swings by several
-// times its live size between collections, and a reading every interval
-// alone would alias that sawtooth.
+// per interval: the node's heap swings between collections (by up to its
+// GOGC's share of the live heap), and a reading every interval alone would
+// alias that sawtooth.
 type sample struct {
 	t          time.Duration // since the open loop started
 	u          usage         // at the interval's end
@@ -604,7 +604,7 @@ func plotSeries(series []sample, half, interval time.Duration) *image.RGBA {
 		instLines = append(instLines, line{svc, []color.RGBA{blue, red, green, gray}[i%4], inst[i]})
 	}
 	return plotPanels(xs, []panel{
-		{title: "node memory, MiB", lines: []line{{"RSS max", blue, rss}, {"heap goal", red, goal}, {"heap in use min", green, heap}, {"live heap (est.)", gray, live}}, format: trimFloat, mark: mark},
+		{title: "memory, MiB", lines: []line{{"RSS max", blue, rss}, {"heap goal", red, goal}, {"in use min", green, heap}, {"live (est.)", gray, live}}, format: trimFloat, mark: mark},
 		{title: "pooled instances (live)", lines: instLines, format: trimFloat, mark: mark},
 		{title: "node goroutines", lines: []line{{"goroutines", blue, gs}, {"client connections", gray, conns}}, format: trimFloat, mark: mark},
 		{title: "node open fds", lines: []line{{"fds", blue, fds}, {"client connections", gray, conns}}, format: trimFloat, mark: mark},
