@@ -23,7 +23,7 @@ const tmpPrefix = ".tmp-"
 
 // keyVersion changes when what Apply writes changes, so old entries are
 // not reused (Keep collects them).
-const keyVersion = "rootfs v1"
+const keyVersion = "rootfs v2" // v2: with mount points
 
 // Layer is one layer of an image; Open returns its content, as stored
 // (compressed or not), which must match Digest.
@@ -165,6 +165,9 @@ func (c *Cache) unpack(ctx context.Context, key string, layers []Layer, opts Opt
 			return "", fmt.Errorf("layer %d (%s): %w", i+1, l.Digest, err)
 		}
 	}
+	if err := mountPoints(root, opts); err != nil {
+		return "", err
+	}
 	d, err := os.Open(tmp)
 	if err != nil {
 		return "", fmt.Errorf("rootfs: cache: %w", err)
@@ -184,6 +187,55 @@ func (c *Cache) unpack(ctx context.Context, key string, layers []Layer, opts Opt
 	}
 	syncDir(c.dir)
 	return final, nil
+}
+
+// mountPoints makes the directories and file a container runtime mounts
+// over (/proc, /sys, /dev, /tmp, /etc/hosts) where the image lacks them,
+// so that runc never writes into a cached rootfs, and makes /tmp 1777: a
+// tmpfs mounted there takes its mount point's mode, and a 0755 /tmp would
+// be unwritable for a non-root process.
+func mountPoints(root *os.Root, opts Options) error {
+	own := func(name string) error {
+		if !opts.Chown {
+			return nil
+		}
+		return root.Lchown(name, int(opts.UIDShift), int(opts.GIDShift))
+	}
+	for _, d := range []struct {
+		name string
+		mode os.FileMode
+	}{{"proc", 0o555}, {"sys", 0o555}, {"dev", 0o755}, {"tmp", 0o777 | os.ModeSticky}, {"etc", 0o755}} {
+		fi, err := root.Lstat(d.name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if err := root.Mkdir(d.name, d.mode.Perm()); err != nil {
+				return fmt.Errorf("rootfs: mount point /%s: %w", d.name, err)
+			}
+			if err := own(d.name); err != nil {
+				return fmt.Errorf("rootfs: mount point /%s: %w", d.name, err)
+			}
+		case err != nil:
+			return fmt.Errorf("rootfs: mount point /%s: %w", d.name, err)
+		case !fi.IsDir():
+			return fmt.Errorf("%w: /%s in the image is not a directory; the runtime mounts a filesystem there", ErrRefused, d.name)
+		}
+		if d.name == "tmp" {
+			if err := root.Chmod(d.name, d.mode); err != nil {
+				return fmt.Errorf("rootfs: mount point /tmp: %w", err)
+			}
+		}
+	}
+	if _, err := root.Lstat("etc/hosts"); errors.Is(err, fs.ErrNotExist) {
+		f, err := root.OpenFile("etc/hosts", os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("rootfs: mount point /etc/hosts: %w", err)
+		}
+		f.Close()
+		if err := own("etc/hosts"); err != nil {
+			return fmt.Errorf("rootfs: mount point /etc/hosts: %w", err)
+		}
+	}
+	return nil
 }
 
 // applyLayer opens, applies and verifies one layer.

@@ -78,6 +78,13 @@ func TestCacheGet(t *testing.T) {
 	if fi, _ := lstat(t, p, "."); fi.Mode().Perm() != 0o755 {
 		t.Errorf("root mode %v, want 0755", fi.Mode())
 	}
+	// The runtime's mount points are there, so runc never writes to it.
+	for name, mode := range map[string]os.FileMode{"proc": os.ModeDir | 0o555, "sys": os.ModeDir | 0o555, "dev": os.ModeDir | 0o755,
+		"tmp": os.ModeDir | os.ModeSticky | 0o777, "etc/hosts": 0o644} {
+		if fi, _ := lstat(t, p, name); fi.Mode() != mode {
+			t.Errorf("mount point %s: mode %v, want %v", name, fi.Mode(), mode)
+		}
+	}
 	if got := names(t, dir); len(got) != 1 {
 		t.Errorf("cache dir holds %v, want one root filesystem", got)
 	}
