@@ -427,7 +427,21 @@ func (n *Node) startContainers(logger *slog.Logger) control.Options {
 		return control.Options{NoContainers: err.Error()}
 	}
 	dir := filepath.Join(n.cfg.DataDir, "oci")
-	cache, err := rootfs.NewCache(filepath.Join(dir, "rootfs"))
+	err := os.MkdirAll(dir, 0o700)
+	var shift uint32
+	if err == nil && userNamespaces() {
+		// Container root is an unprivileged host uid: it must be able to
+		// reach the image's rootfs through every directory above it.
+		if why := searchable(n.cfg.DataDir, dir); why != "" {
+			logger.Info("containers run without a user namespace", "reason", why)
+		} else {
+			shift = ContainerUIDShift
+		}
+	}
+	var cache *rootfs.Cache
+	if err == nil {
+		cache, err = rootfs.NewCache(filepath.Join(dir, "rootfs"))
+	}
 	if err == nil {
 		n.containers, err = oci.New(oci.Options{StateDir: filepath.Join(dir, "run"), Logger: logger})
 	}
@@ -435,11 +449,36 @@ func (n *Node) startContainers(logger *slog.Logger) control.Options {
 		logger.Warn("containers are off", "reason", err)
 		return control.Options{NoContainers: err.Error()}
 	}
-	var shift uint32
-	if userNamespaces() {
-		shift = ContainerUIDShift
-	}
 	return control.Options{Containers: n.containers, Rootfs: cache, ContainerUIDShift: shift}
+}
+
+// searchable makes the data dir and its oci dir searchable by other users
+// (mode 0711: they may pass through, not list) and reports why a user
+// namespace's root still could not reach dir: a directory above the data
+// dir that others cannot search (a data dir under /root, say). "" means
+// it can.
+func searchable(dataDir, dir string) string {
+	for _, d := range []string{dataDir, dir} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			return err.Error()
+		}
+	}
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err.Error()
+	}
+	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err.Error()
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Sprintf("%s (mode %04o) is not searchable by other users; put the data dir (--data) under a directory they can pass through, like /var/lib/mote", p, fi.Mode().Perm())
+		}
+		if p == filepath.Dir(p) {
+			return ""
+		}
+	}
 }
 
 // userNamespaces reports whether the kernel lets us create user

@@ -64,6 +64,16 @@ type process struct {
 	cancel    context.CancelFunc // called after exited is closed
 }
 
+// hasExited reports whether p's process has exited.
+func (p *process) hasExited() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
 // supervise runs inst's process until the instance is stopped: it starts
 // the process, waits for it to exit or for the stop, restarts it after a
 // backoff when it exited unexpectedly and is still wanted, and removes the

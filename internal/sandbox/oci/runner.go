@@ -240,6 +240,9 @@ func (r *runner) assignLocked() *instance {
 		if inst.load >= r.c.Concurrency || (inst.phase != phaseReady && inst.phase != phaseStarting) {
 			continue
 		}
+		if inst.phase == phaseReady && inst.proc != nil && inst.proc.hasExited() {
+			continue // its supervisor has not seen the exit yet
+		}
 		if best == nil || (inst.phase == phaseReady && best.phase != phaseReady) ||
 			(inst.phase == best.phase && inst.load < best.load) {
 			best = inst

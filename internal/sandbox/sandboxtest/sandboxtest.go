@@ -388,7 +388,7 @@ func BuildServer(t testing.TB, dir string) string {
 		t.Fatalf("building the conformance server: no go command: %v", err)
 	}
 	out := filepath.Join(dir, "conform-server")
-	cmd := exec.CommandContext(t.Context(), goCmd, "build", "-trimpath", "-o", out,
+	cmd := exec.CommandContext(t.Context(), goCmd, "build", "-o", out,
 		"github.com/mote-run/mote/internal/sandbox/sandboxtest/conform/server")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if b, err := cmd.CombinedOutput(); err != nil {
