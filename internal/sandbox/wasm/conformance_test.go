@@ -41,16 +41,5 @@ func TestConformance(t *testing.T) {
 		// Timeout bounds _initialize too: room for a Go runtime's start
 		// on a busy machine.
 		Timeout: 500 * time.Millisecond,
-		Skip: map[string]string{
-			// The guest's respond is refused with ErrTooLarge, the Go SDK
-			// then returns 1 from mote_v1_handle, and run() reports that
-			// return value (Kind "exit", ExitCode 1) although it knows
-			// respond was refused (hostState.end's refused).
-			"MaxOutputKind": "wasm: a Go SDK guest's response over MaxOutput fails with GuestError Kind \"exit\" (mote_v1_handle returned 1), not \"output\"",
-			// wazero's poll_oneoff sleeps with sys.Nanosleep, which the
-			// context does not interrupt: WithCloseOnContextDone acts only
-			// when the guest runs Wasm code again.
-			"TimeoutPrompt": "wasm: a guest blocked in a sleep (poll_oneoff) is not interrupted at Timeout: Serve returns ErrTimeout only when the sleep ends",
-		},
 	})
 }

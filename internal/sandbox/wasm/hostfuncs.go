@@ -78,6 +78,12 @@ type hostState struct {
 	proc *proc
 	// maxOutput caps a response's body (respond).
 	maxOutput int64
+	// call is the context of the call running in the instance (a
+	// request, _initialize, a WAGI command): nanosleep (wasi.go) ends a
+	// sleep when it is done. Nil sleeps uninterrupted. sleep is
+	// nanosleep's timer, reused.
+	call  context.Context
+	sleep *time.Timer
 
 	// pooled allows request_len, request_read and respond while req is set.
 	pooled bool
@@ -125,7 +131,7 @@ func (st *hostState) end() (*sandbox.Response, string) {
 	for _, w := range st.warnings {
 		st.log(api.StreamMote, "warn", "response: "+w)
 	}
-	st.req, st.resp, st.result, st.warnings = nil, nil, nil, nil
+	st.req, st.resp, st.result, st.warnings, st.call = nil, nil, nil, nil, nil
 	st.entry.RequestID = ""
 	if cap(st.request) > 1<<20 { // don't pin a big request's buffer
 		st.request = nil

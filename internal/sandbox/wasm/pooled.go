@@ -209,9 +209,11 @@ func (r *pooledRunner) instantiate(ctx context.Context, inst *instance) error {
 	if err := r.fault.get(); err != nil {
 		return err
 	}
-	cfg := r.cfg.WithStdout(inst.stdout).WithStderr(inst.stderr)
+	cfg := r.cfg.WithStdout(inst.stdout).WithStderr(inst.stderr).WithNanosleep(inst.host.nanosleep)
+	inst.host.call = ctx
 	ictx := experimental.WithMemoryAllocator(withState(ctx, inst.host), memoryAllocator)
 	mod, err := r.e.rt.InstantiateModule(ictx, r.compiled, cfg)
+	inst.host.call = nil
 	inst.stdout.flush()
 	inst.stderr.flush()
 	if err == nil && mod.IsClosed() {
@@ -299,6 +301,7 @@ func (r *pooledRunner) run(ctx context.Context, inst *instance, req *sandbox.Req
 	inst.reqBuf = appendRequest(inst.reqBuf[:0], req)
 	st := inst.host
 	st.begin(req, inst.reqBuf)
+	st.call = ctx
 	inst.stdout.entry.RequestID, inst.stderr.entry.RequestID = req.ID, req.ID
 	inst.stdout.written, inst.stderr.written = 0, 0
 
@@ -315,10 +318,21 @@ func (r *pooledRunner) run(ctx context.Context, inst *instance, req *sandbox.Req
 		if errors.As(err, &exit) && exit.ExitCode() == 0 && resp != nil {
 			return resp, nil // proc_exit(0) after responding: served, but the instance is gone
 		}
-		return nil, runError(ctx, err, r.spec.Timeout)
+		err = runError(ctx, err, r.spec.Timeout)
+		var ge *sandbox.GuestError
+		if refused != "" && errors.As(err, &ge) && ge.Kind == "exit" {
+			return nil, refusedError(refused, ge.Detail)
+		}
+		return nil, err
 	}
 	if ret := int32(inst.stack[0]); ret != 0 {
-		return nil, &sandbox.GuestError{Kind: "exit", ExitCode: uint32(ret), Detail: abi.HandleExport + " returned " + strconv.Itoa(int(ret))}
+		detail := abi.HandleExport + " returned " + strconv.Itoa(int(ret))
+		if refused != "" {
+			// The guest gave up because its response was refused (the Go
+			// SDK returns 1): the response is at fault, not the guest.
+			return nil, refusedError(refused, detail)
+		}
+		return nil, &sandbox.GuestError{Kind: "exit", ExitCode: uint32(ret), Detail: detail}
 	}
 	if resp == nil {
 		detail := abi.HandleExport + " returned 0 without calling respond"
@@ -328,6 +342,14 @@ func (r *pooledRunner) run(ctx context.Context, inst *instance, req *sandbox.Req
 		return nil, &sandbox.GuestError{Kind: "output", Detail: detail}
 	}
 	return resp, nil
+}
+
+// refusedError is the failure of a guest that exited or returned non-zero
+// (how is what it did) after the host refused its response, for why: an
+// "output" error, since the response (oversized or malformed) is what
+// failed; why names the limit a response over [limits] response broke.
+func refusedError(why, how string) *sandbox.GuestError {
+	return &sandbox.GuestError{Kind: "output", Detail: "respond was refused: " + why + "; then " + how}
 }
 
 // appendRequest appends req's encoding for a pooled guest: url is the path

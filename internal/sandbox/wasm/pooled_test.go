@@ -258,8 +258,14 @@ func TestPooledFailuresDiscardTheInstance(t *testing.T) {
 		{path: "/badstatus", class: sandbox.ErrGuestFailed, kind: "output", detail: "status 101 is informational"},
 		{path: "/badheader", class: sandbox.ErrGuestFailed, kind: "output", detail: `"Bad Name" is not an HTTP token`},
 		{path: "/big", query: strconv.Itoa(1<<20 + 1), class: sandbox.ErrGuestFailed, kind: "output", detail: "[limits] response"},
+		// A guest that gives up when its response is refused (as the Go
+		// SDK does) failed for its response, not of its own accord.
+		{path: "/bigret", query: strconv.Itoa(1<<20 + 1), class: sandbox.ErrGuestFailed, kind: "output", detail: "[limits] response (1048576 bytes); then mote_v1_handle returned 1"},
+		{path: "/bigexit", query: strconv.Itoa(1<<20 + 1), class: sandbox.ErrGuestFailed, kind: "output", detail: "[limits] response (1048576 bytes); then exited with code 2"},
 		{path: "/loop", class: sandbox.ErrTimeout},
 		{path: "/sleep", class: sandbox.ErrTimeout},
+		// One sleep far past the timeout ends at the timeout.
+		{path: "/nap", query: "20000", class: sandbox.ErrTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -85,7 +85,9 @@ func (d *Driver) Run(ctx context.Context, module []byte, opts RunOptions) (exitC
 	}
 	// No Host: a module that imports mote_v1 runs with every capability
 	// denied.
-	ctx = withState(ctx, &hostState{logs: discardLogs, proc: newProc(append([]string{name}, opts.Args...), env)})
+	st := &hostState{logs: discardLogs, proc: newProc(append([]string{name}, opts.Args...), env), call: ctx}
+	cfg = cfg.WithNanosleep(st.nanosleep) // a sleep ends when ctx does
+	ctx = withState(ctx, st)
 	if len(opts.Mounts) > 0 {
 		fsc := wazero.NewFSConfig()
 		for _, m := range opts.Mounts {

@@ -90,7 +90,9 @@ func newState(spec *sandbox.Spec, p *proc, pooled bool) *hostState {
 }
 
 // baseConfig is the part of a module's configuration that is the same for
-// every request: real clocks, secure random, the package's files.
+// every request: real clocks, secure random, the package's files. Runners
+// replace its Nanosleep with the instance's hostState.nanosleep, which
+// ends a sleep when the request does.
 func baseConfig(spec sandbox.Spec) wazero.ModuleConfig {
 	cfg := wazero.NewModuleConfig().
 		WithName("").
@@ -124,12 +126,14 @@ func (r *wagiRunner) Serve(ctx context.Context, req *sandbox.Request) (*sandbox.
 		Service: r.spec.Service, Version: r.spec.Version, RequestID: req.ID, Stream: api.StreamStderr,
 	}}
 
+	st := newState(&r.spec, newProc(wagi.Args(req), wagi.Env(req, r.spec.Env)), false)
+	st.begin(req, nil)
+	st.call = ctx
 	cfg := r.base.
 		WithStdin(bytes.NewReader(req.Body)).
 		WithStdout(out).
-		WithStderr(errw)
-	st := newState(&r.spec, newProc(wagi.Args(req), wagi.Env(req, r.spec.Env)), false)
-	st.begin(req, nil)
+		WithStderr(errw).
+		WithNanosleep(st.nanosleep)
 	ictx := experimental.WithMemoryAllocator(withState(ctx, st), memoryAllocator)
 
 	err := r.instantiateAndRun(ictx, cfg)

@@ -207,25 +207,27 @@ func TestWAGIFailures(t *testing.T) {
 		s.MemoryLimit = 16 << 20
 	})
 	tests := []struct {
-		path     string
-		class    error
-		kind     string
-		exitCode uint32
-		detail   string
+		path, query string
+		class       error
+		kind        string
+		exitCode    uint32
+		detail      string
 	}{
 		{path: "/nohdr", class: sandbox.ErrGuestFailed, kind: "output"},
 		{path: "/empty", class: sandbox.ErrGuestFailed, kind: "output", detail: "nothing"},
 		{path: "/exit3", class: sandbox.ErrGuestFailed, kind: "exit", exitCode: 3},
 		{path: "/trap", class: sandbox.ErrGuestFailed, kind: "trap", detail: "unreachable"},
-		{path: "/flood", class: sandbox.ErrGuestFailed, kind: "output", detail: "larger than"},
+		{path: "/flood", class: sandbox.ErrGuestFailed, kind: "output", detail: "larger than 1048576 bytes ([limits] response)"},
 		{path: "/bighdr", class: sandbox.ErrGuestFailed, kind: "output"},
 		{path: "/loop", class: sandbox.ErrTimeout},
 		{path: "/sleep", class: sandbox.ErrTimeout},
+		// One sleep far past the timeout ends at the timeout.
+		{path: "/nap", query: "20000", class: sandbox.ErrTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
 			start := time.Now()
-			_, err := r.Serve(t.Context(), request(tt.path, ""))
+			_, err := r.Serve(t.Context(), request(tt.path, tt.query))
 			if !errors.Is(err, tt.class) {
 				t.Fatalf("err = %v, want %v", err, tt.class)
 			}
@@ -521,4 +523,20 @@ func BenchmarkWAGIServe(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestRunSleepEndsWithContext: Run's command sleeping far past ctx's
+// deadline (one poll_oneoff) returns when ctx is done, not when it wakes.
+func TestRunSleepEndsWithContext(t *testing.T) {
+	d := newDriver(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	code, err := d.Run(ctx, guestWasm, RunOptions{Env: []string{"PATH_INFO=/nap", "QUERY_STRING=20000"}})
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("Run returned after %s: the sleep was not ended by the context", took)
+	}
+	if code != 130 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Run = %d, %v; want 130, context.DeadlineExceeded", code, err)
+	}
 }

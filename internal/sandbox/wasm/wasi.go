@@ -2,11 +2,14 @@ package wasm
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	wazeroapi "github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // mote's WASI is wazero's wasi_snapshot_preview1 with the four functions
@@ -16,6 +19,60 @@ import (
 // times (n² work per request); a request's variables are built once, in
 // the layout WASI wants, and handed over in the context with the rest of
 // the instance's state (hostState).
+
+// A guest's sleeps end when its request does. WASI sleeps in poll_oneoff
+// (Go's time.Sleep, C's sleep), which wazero implements with the module's
+// Nanosleep: wazero's own (WithSysNanosleep) blocks for the whole sleep, and
+// WithCloseOnContextDone stops a guest only when it runs Wasm code again, so
+// a guest sleeping an hour would hold its instance for an hour past its
+// timeout. Each instance is configured with its hostState's nanosleep
+// instead, which ends the call when the call's context (hostState.call) is
+// done, as proc_exit does.
+
+// nanosleep sleeps ns nanoseconds. When st.call is done first, it does not
+// return to the guest (which would run on past its deadline, maybe to a
+// response): it panics with the *sys.ExitError wazero reports for a done
+// context (ExitCodeDeadlineExceeded or ExitCodeContextCanceled), which
+// wazero returns from the call as proc_exit's. It runs on the instance's
+// goroutine, like every call into the instance.
+func (st *hostState) nanosleep(ns int64) {
+	if ns <= 0 {
+		return
+	}
+	var done <-chan struct{}
+	if st.call != nil {
+		done = st.call.Done()
+	}
+	if done == nil {
+		time.Sleep(time.Duration(ns))
+		return
+	}
+	select {
+	case <-done:
+		panic(contextExit(st.call))
+	default:
+	}
+	if st.sleep == nil {
+		st.sleep = time.NewTimer(time.Duration(ns))
+	} else {
+		st.sleep.Reset(time.Duration(ns))
+	}
+	select {
+	case <-st.sleep.C:
+	case <-done:
+		st.sleep.Stop()
+		panic(contextExit(st.call))
+	}
+}
+
+// contextExit is the exit error wazero reports for a call stopped because
+// ctx is done.
+func contextExit(ctx context.Context) *sys.ExitError {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return sys.NewExitError(sys.ExitCodeDeadlineExceeded)
+	}
+	return sys.NewExitError(sys.ExitCodeContextCanceled)
+}
 
 // proc is one instance's argv and environment, in WASI's layout: the
 // NUL-terminated strings back to back, and where each starts.

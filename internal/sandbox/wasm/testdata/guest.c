@@ -175,6 +175,18 @@ static int do_sleep(void) {
 	}
 }
 
+// do_nap sleeps QUERY_STRING milliseconds in one nanosleep (one
+// poll_oneoff), then answers "rested".
+static int do_nap(void) {
+	const char *q = getenv("QUERY_STRING");
+	long long ms = q == NULL ? 0 : atoll(q);
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+	text_headers();
+	out("rested\n");
+	return 0;
+}
+
 // last holds the newest chunk and each chunk points to the one before, so
 // the compiler cannot drop the allocations as unused.
 static void *volatile last;
@@ -379,6 +391,7 @@ int main(int argc, char **argv) {
 	if (strcmp(p, "/stderr") == 0) return do_stderr();
 	if (strcmp(p, "/loop") == 0) return do_loop();
 	if (strcmp(p, "/sleep") == 0) return do_sleep();
+	if (strcmp(p, "/nap") == 0) return do_nap();
 	if (strcmp(p, "/grow") == 0) return do_grow();
 	if (strcmp(p, "/recurse") == 0) return recurse(0);
 	if (strcmp(p, "/flood") == 0) return do_flood();

@@ -301,6 +301,21 @@ __attribute__((export_name("mote_v1_handle"))) int32_t handle(void) {
 		free(body);
 		return 0;
 	}
+	if (str_eq(path, "/bigret") || str_eq(path, "/bigexit")) {
+		// As the Go SDK does: give up when the response is refused.
+		size_t size = (size_t)parse_i64(query);
+		char *body = malloc(size);
+		if (body == NULL) {
+			return 4;
+		}
+		memset(body, 'b', size);
+		int32_t ret = respond_text(200, body, size);
+		free(body);
+		if (ret != 0 && str_eq(path, "/bigexit")) {
+			exit(2);
+		}
+		return ret != 0 ? 1 : 0;
+	}
 	if (str_eq(path, "/exit0")) {
 		respond_text(200, "responded, then exited", 22);
 		exit(0);
