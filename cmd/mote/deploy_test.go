@@ -2,11 +2,13 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mote-run/mote/internal/node/nodetest"
+	"github.com/mote-run/mote/internal/sandbox/oci"
 )
 
 func TestDeploy(t *testing.T) {
@@ -155,4 +157,40 @@ func TestBuild(t *testing.T) {
 		t.Error(err)
 	}
 	fails(t, []string{"build", serviceDir(t, "name = \"nb\"\n\n[wasm]\nmodule = \"x.wasm\"\n", nil)}, "no [build] command", "Try: ")
+}
+
+// TestDeployContainer deploys a [container] service from the CLI: deploy
+// runs [build] (the example's image builder) because the image is
+// missing, reads the layout, uploads it and the node serves it.
+func TestDeployContainer(t *testing.T) {
+	if err := oci.Check(); err != nil {
+		t.Skipf("containers cannot run here: %v", err)
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command to build the image")
+	}
+	t.Parallel()
+	n := newTestNode(t)
+	build, err := filepath.Abs(filepath.Join("..", "..", "examples", "hello-container", "build"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := "name = \"boxed\"\n\n[container]\nimage = \"./image\"\n\n[build]\ncommand = \"cd " + filepath.Dir(build) + " && go run ./build -o " + "$OLDPWD/image\"\n"
+	dir := serviceDir(t, manifest, nil)
+	r := n.must(t, "deploy", dir)
+	if !strings.Contains(r.stderr, "Building boxed: image is missing") || !strings.HasPrefix(r.stdout, "Deployed boxed version 1 (") {
+		t.Fatalf("deploy:\nstdout %s\nstderr %s", r.stdout, r.stderr)
+	}
+	status, _, body := n.Get(t, "/boxed/there")
+	if status != 200 || !strings.Contains(body, "hello from a container") {
+		t.Fatalf("GET /boxed/there = %d %q", status, body)
+	}
+	r = n.must(t, "ps", "boxed")
+	if !strings.Contains(r.stdout, "RESTARTS") || !strings.Contains(r.stdout, "boxed") {
+		t.Errorf("ps boxed:\n%s", r.stdout)
+	}
+	r = n.must(t, "deploy", dir)
+	if !strings.HasPrefix(r.stdout, "boxed is unchanged: version 1 ") {
+		t.Errorf("second deploy of the same image: %s", r.stdout)
+	}
 }
