@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/internal/ratelimit"
 	"github.com/mote-run/mote/internal/store"
 )
 
@@ -36,15 +37,38 @@ var (
 // maxBatch bounds how many queued changes Run applies before it publishes.
 const maxBatch = 1024
 
-// Identity is a caller the index authenticated.
+// verifiedFor is how long Authenticate trusts a key it verified by its
+// hash without hashing it again (see Authenticate).
+const verifiedFor = time.Second
+
+// Identity is a caller the index authenticated. Everything it points to
+// is shared with the index and other requests: do not modify it.
 type Identity struct {
-	// Key is the key's public record (no hash). Its slices are shared with
-	// the index: do not modify them.
-	Key api.Key
-	// Plan is the key's plan; the zero Plan (with PlanFound false) when the
-	// key names no plan or one that does not exist (e.g. was deleted).
-	Plan      api.Plan
-	PlanFound bool
+	// Key is the key's public record (no hash).
+	Key *api.Key
+	// Plan is the key's plan; nil when the key names no plan or one that
+	// does not exist (e.g. was deleted).
+	Plan *Plan
+	// AppValue and IDValue are []string{Key.App} and []string{Key.ID},
+	// made once per key, for use as header values: they may be stored in
+	// an http.Header (their capacity is 1, so an append copies them) but
+	// never modified.
+	AppValue, IDValue []string
+}
+
+// Plan is a plan as the index holds it: its record and its limits, parsed
+// once.
+type Plan struct {
+	api.Plan
+	// Limits are the plan's rate, burst and quota. A limit that does not
+	// parse (the store checks them, so only a damaged record) is left out.
+	// Never nil.
+	Limits *ratelimit.Limits
+}
+
+func newPlan(p api.Plan) *Plan {
+	lim, _ := ratelimit.ParseLimits(p.Rate, p.Burst, p.Quota)
+	return &Plan{Plan: p, Limits: lim}
 }
 
 // Index is the gateway's in-memory view of plans, API keys and JWT keys,
@@ -52,8 +76,9 @@ type Identity struct {
 // Version) never block: they load an immutable snapshot that Run replaces
 // after each batch of changes. The zero Index is not usable; call NewIndex.
 type Index struct {
-	snap  atomic.Pointer[snapshot]
-	dummy [sha256.Size]byte // compared against when the ID is unknown
+	snap     atomic.Pointer[snapshot]
+	dummy    [sha256.Size]byte // compared against when the ID is unknown
+	dummyKey [Len]byte         // compared against when no verified key applies
 
 	mu      sync.Mutex
 	changed chan struct{} // closed at the next publish; nil when nobody waits
@@ -63,21 +88,35 @@ type Index struct {
 type snapshot struct {
 	version uint64
 	keys    map[string]*keyEntry
-	plans   map[string]api.Plan
+	plans   map[string]*Plan
 	jwt     map[string]store.JWTKeyRecord
 	jwtList []store.JWTKeyRecord // sorted by ID
 }
 
-// keyEntry is a key with its hashes decoded for comparison.
+// keyEntry is a key with its hashes decoded for comparison. It is
+// immutable but for verified; any change to the key's record replaces the
+// whole entry, and with it what was verified.
 type keyEntry struct {
 	key       api.Key
 	hash      [sha256.Size]byte
 	prev      [sha256.Size]byte
 	prevUntil time.Time // zero when there is no previous hash
+	app, id   []string  // Identity.AppValue and IDValue
+
+	// verified is the last key that matched a hash, to skip hashing it
+	// again for verifiedFor; nil before the first match.
+	verified atomic.Pointer[verifiedKey]
+}
+
+// verifiedKey is a presented key that matched its entry's hash at a time.
+type verifiedKey struct {
+	key  [Len]byte
+	at   time.Time
+	prev bool // it matched the pre-rotation hash
 }
 
 func newKeyEntry(r *store.KeyRecord) *keyEntry {
-	e := &keyEntry{key: r.Key}
+	e := &keyEntry{key: r.Key, app: []string{r.App}, id: []string{r.ID}}
 	if !decodeHash(e.hash[:], r.Hash) {
 		// The store checks hashes, so this is a damaged record: make it
 		// match nothing.
@@ -99,9 +138,10 @@ func decodeHash(dst []byte, h string) bool {
 func NewIndex() *Index {
 	ix := &Index{}
 	_, _ = rand.Read(ix.dummy[:]) // never fails; any value would do
+	_, _ = rand.Read(ix.dummyKey[:])
 	ix.snap.Store(&snapshot{
 		keys:  map[string]*keyEntry{},
-		plans: map[string]api.Plan{},
+		plans: map[string]*Plan{},
 		jwt:   map[string]store.JWTKeyRecord{},
 	})
 	return ix
@@ -199,7 +239,10 @@ func (ix *Index) Key(id string) (api.Key, bool) {
 // Plan returns the plan the index holds under name.
 func (ix *Index) Plan(name string) (api.Plan, bool) {
 	p, ok := ix.snap.Load().plans[name]
-	return p, ok
+	if !ok {
+		return api.Plan{}, false
+	}
+	return p.Plan, true
 }
 
 // JWTKey returns the JWT key the index holds under id.
@@ -233,7 +276,7 @@ func (ix *Index) WaitFor(ctx context.Context, cond func(*Index) bool) error {
 // working is Run's own, mutable copy of the state.
 type working struct {
 	keys                            map[string]*keyEntry
-	plans                           map[string]api.Plan
+	plans                           map[string]*Plan
 	jwt                             map[string]store.JWTKeyRecord
 	keysDirty, plansDirty, jwtDirty bool
 }
@@ -249,7 +292,7 @@ func (w *working) apply(ev store.AccessEvent) bool {
 		if ev.Deleted {
 			delete(w.plans, ev.Plan.Name)
 		} else {
-			w.plans[ev.Plan.Name] = *ev.Plan
+			w.plans[ev.Plan.Name] = newPlan(*ev.Plan)
 		}
 		w.plansDirty = true
 	case ev.Key != nil:
@@ -277,41 +320,62 @@ func (w *working) apply(ev store.AccessEvent) bool {
 // unknown ID is compared against a dummy hash all the same. Only a right
 // secret learns more: ErrRevoked, ErrExpired (at or after Expires), then
 // ErrNotForService when the key's Services leave service out. Everything
-// else is ErrInvalidKey. Safe for concurrent use; it takes no lock.
-func (ix *Index) Authenticate(presented, service string, now time.Time) (*Identity, error) {
+// else is ErrInvalidKey. Safe for concurrent use; it takes no lock and,
+// for a key it verified within the last second, does not allocate.
+//
+// A key that matched its hash is remembered with its record for
+// verifiedFor (1s): the same key presented again in that time is compared
+// with the remembered one (in constant time) instead of being hashed.
+// Every request still does one such comparison, against a random dummy
+// when nothing applies, and a key that does not match goes on to the
+// hash, so the time taken still says nothing about which IDs exist. What
+// is remembered never outlives the record: revoking, rotating, changing
+// or deleting a key replaces its record in the index and forgets it, the
+// pre-rotation key stops at PrevUntil, and expiry and the other checks
+// run on every request.
+func (ix *Index) Authenticate(presented, service string, now time.Time) (Identity, error) {
 	s := ix.snap.Load()
 	id, ok := ParseID(presented)
-	var sum [sha256.Size]byte
-	var e *keyEntry
-	if ok {
-		// Hash from a fixed-size copy so the conversion does not allocate.
-		var buf [Len]byte
-		copy(buf[:], presented)
-		sum = sha256.Sum256(buf[:])
-		e = s.keys[id]
-	}
-	if e == nil {
+	if !ok {
+		var sum [sha256.Size]byte
 		subtle.ConstantTimeCompare(sum[:], ix.dummy[:])
-		return nil, ErrInvalidKey
+		return Identity{}, ErrInvalidKey
 	}
-	match := subtle.ConstantTimeCompare(sum[:], e.hash[:])
-	if now.Before(e.prevUntil) {
-		match |= subtle.ConstantTimeCompare(sum[:], e.prev[:])
+	var buf [Len]byte
+	copy(buf[:], presented)
+	e := s.keys[id]
+	against := &ix.dummyKey
+	if e != nil {
+		if v := e.verified.Load(); v != nil && !now.Before(v.at) && now.Sub(v.at) < verifiedFor && (!v.prev || now.Before(e.prevUntil)) {
+			against = &v.key
+		}
 	}
-	if match != 1 {
-		return nil, ErrInvalidKey
+	if subtle.ConstantTimeCompare(buf[:], against[:]) != 1 {
+		sum := sha256.Sum256(buf[:])
+		if e == nil {
+			subtle.ConstantTimeCompare(sum[:], ix.dummy[:])
+			return Identity{}, ErrInvalidKey
+		}
+		cur := subtle.ConstantTimeCompare(sum[:], e.hash[:])
+		prev := 0
+		if now.Before(e.prevUntil) {
+			prev = subtle.ConstantTimeCompare(sum[:], e.prev[:])
+		}
+		if cur|prev != 1 {
+			return Identity{}, ErrInvalidKey
+		}
+		e.verified.Store(&verifiedKey{key: buf, at: now, prev: cur != 1})
 	}
 	switch e.key.State(now) {
 	case api.KeyRevoked:
-		return nil, ErrRevoked
+		return Identity{}, ErrRevoked
 	case api.KeyExpired:
-		return nil, ErrExpired
+		return Identity{}, ErrExpired
 	}
 	if len(e.key.Services) > 0 && !slices.Contains(e.key.Services, service) {
-		return nil, ErrNotForService
+		return Identity{}, ErrNotForService
 	}
-	p, found := s.plans[e.key.Plan]
-	return &Identity{Key: e.key, Plan: p, PlanFound: found}, nil
+	return Identity{Key: &e.key, Plan: s.plans[e.key.Plan], AppValue: e.app[:1:1], IDValue: e.id[:1:1]}, nil
 }
 
 // JWTKeys returns the current JWT keys, sorted by ID, in a new slice.

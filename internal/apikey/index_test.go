@@ -127,12 +127,12 @@ func TestAuthenticate(t *testing.T) {
 				t.Fatalf("Authenticate: %v, want %v", err, tc.want)
 			}
 			if err != nil {
-				if id != nil {
+				if id.Key != nil || id.Plan != nil {
 					t.Errorf("identity %+v with error %v", id, err)
 				}
 				return
 			}
-			if id.Key.App != tc.app || id.PlanFound != tc.planFound {
+			if id.Key.App != tc.app || (id.Plan != nil) != tc.planFound {
 				t.Errorf("identity %+v, want app %s, plan found %v", id, tc.app, tc.planFound)
 			}
 			if tc.planFound && id.Plan.Rate != "100/s" {
@@ -156,15 +156,15 @@ func TestIndexChanges(t *testing.T) {
 	if ix.Version() == 0 {
 		t.Error("Version is 0 after sync")
 	}
-	if id, err := ix.Authenticate(key, "x", now); err != nil || id.PlanFound {
+	if id, err := ix.Authenticate(key, "x", now); err != nil || id.Plan != nil {
 		t.Fatalf("Authenticate before the plan exists = %+v, %v", id, err)
 	}
 	send(t, ix, events, store.AccessEvent{Plan: &api.Plan{Name: "gold", Quota: "5/day"}})
-	if id, err := ix.Authenticate(key, "x", now); err != nil || !id.PlanFound || id.Plan.Quota != "5/day" {
+	if id, err := ix.Authenticate(key, "x", now); err != nil || id.Plan == nil || id.Plan.Quota != "5/day" {
 		t.Fatalf("Authenticate after the plan = %+v, %v", id, err)
 	}
 	send(t, ix, events, store.AccessEvent{Plan: &api.Plan{Name: "gold"}, Deleted: true})
-	if id, err := ix.Authenticate(key, "x", now); err != nil || id.PlanFound {
+	if id, err := ix.Authenticate(key, "x", now); err != nil || id.Plan != nil {
 		t.Errorf("Authenticate after the plan's deletion = %+v, %v", id, err)
 	}
 	send(t, ix, events, store.AccessEvent{Key: &store.KeyRecord{Key: api.Key{ID: k.ID}}, Deleted: true})
@@ -241,7 +241,7 @@ func TestIndexFromStore(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("index not synced within 10s")
 	}
-	if id, err := ix.Authenticate(beforeKey, "hello", time.Now()); err != nil || !id.PlanFound {
+	if id, err := ix.Authenticate(beforeKey, "hello", time.Now()); err != nil || id.Plan == nil {
 		t.Fatalf("key stored before the watch: %+v, %v", id, err)
 	}
 
@@ -334,7 +334,7 @@ func TestIndexHammer(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		id, err := ix.Authenticate(stableKey, "hello", time.Now())
-		if err == nil && id.Plan.Rate == "final/s" {
+		if err == nil && id.Plan != nil && id.Plan.Rate == "final/s" {
 			break
 		}
 		if time.Now().After(deadline) {

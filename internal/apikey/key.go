@@ -101,17 +101,29 @@ func lowerHex(s string) bool {
 // so that a request may carry a JWT in Authorization and its key in
 // X-API-Key. Only the first value of each header counts.
 func FromHeader(h http.Header) string {
+	key, _ := Find(h, true)
+	return key
+}
+
+// Find is FromHeader that also returns the canonical name of the header
+// the key came from (HeaderName or "Authorization"; "" with no key), so
+// the caller can remove it before passing the request on. With bearer
+// false only X-API-Key is looked at (Authorization carries a JWT).
+func Find(h http.Header, bearer bool) (key, header string) {
 	if v := strings.TrimSpace(first(h, HeaderName)); v != "" {
-		return v
+		return v, HeaderName
+	}
+	if !bearer {
+		return "", ""
 	}
 	scheme, token, ok := strings.Cut(strings.TrimSpace(first(h, "Authorization")), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
+		return "", ""
 	}
 	if token = strings.TrimSpace(token); strings.HasPrefix(token, Prefix) {
-		return token
+		return token, "Authorization"
 	}
-	return ""
+	return "", ""
 }
 
 // HeaderName is the X-API-Key header in Go's canonical form.

@@ -124,6 +124,15 @@ func TestFromHeader(t *testing.T) {
 			if got := FromHeader(tc.h); got != tc.want {
 				t.Errorf("FromHeader(%v) = %q, want %q", tc.h, got, tc.want)
 			}
+			// Find names the header; without bearer it reads X-API-Key only.
+			got, from := Find(tc.h, true)
+			if got != tc.want || (got == "") != (from == "") || from != "" && !strings.Contains(strings.Join(tc.h[from], ""), got) {
+				t.Errorf("Find(%v, true) = %q from %q", tc.h, got, from)
+			}
+			xkey := strings.TrimSpace(first(tc.h, HeaderName))
+			if got, from := Find(tc.h, false); got != xkey || from != "" && from != HeaderName {
+				t.Errorf("Find(%v, false) = %q from %q, want %q", tc.h, got, from, xkey)
+			}
 		})
 	}
 }

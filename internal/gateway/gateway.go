@@ -184,7 +184,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, tg *Target, rout
 	var st reqState
 	status := 0
 	if public && tg.Policy != nil {
-		status = g.admit(w, r, tg, rest, &st)
+		status = g.admit(w, r, tg, rest, &st, start)
 	}
 	var out int64
 	if status == 0 {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -114,9 +113,10 @@ type reqState struct {
 	doc   *openapi.Doc // set when the request must be validated
 }
 
-// admit applies tg's policy to a request from a client. It returns 0 when
-// the request may go to the guest, or the status it answered with.
-func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, tg *Target, rest string, st *reqState) int {
+// admit applies tg's policy to a request from a client that arrived at
+// now. It returns 0 when the request may go to the guest, or the status it
+// answered with.
+func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, tg *Target, rest string, st *reqState, now time.Time) int {
 	p := tg.Policy
 	h := w.Header()
 	switch p.Lifecycle.State {
@@ -142,7 +142,7 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, tg *Target, rest
 		p.CORS.Apply(h, r)
 	}
 	if p.RequireKey {
-		if status := g.checkKey(w, r, tg, st); status != 0 {
+		if status := g.checkKey(w, r, tg, st, now); status != 0 {
 			return status
 		}
 	}
@@ -161,18 +161,14 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, tg *Target, rest
 }
 
 // checkKey authenticates the caller's API key and applies its plan's
-// limits.
-func (g *Gateway) checkKey(w http.ResponseWriter, r *http.Request, tg *Target, st *reqState) int {
+// limits at now. A request it lets through costs, besides the key index's
+// lookup and the limiters, a few map writes and the RateLimit header's
+// value: the guest's identity headers and RateLimit-Policy are values made
+// once per key and per plan.
+func (g *Gateway) checkKey(w http.ResponseWriter, r *http.Request, tg *Target, st *reqState, now time.Time) int {
 	p := tg.Policy
-	var presented string
-	fromAuthorization := false
-	if p.JWT != nil {
-		// The token travels in Authorization; the key goes in X-API-Key.
-		presented = headerValue(r.Header, apikey.HeaderName)
-	} else {
-		presented = apikey.FromHeader(r.Header)
-		fromAuthorization = headerValue(r.Header, apikey.HeaderName) == ""
-	}
+	// With a JWT, the token travels in Authorization and the key in X-API-Key.
+	presented, from := apikey.Find(r.Header, p.JWT == nil)
 	if presented == "" {
 		where := "X-API-Key or Authorization: Bearer"
 		if p.JWT != nil {
@@ -185,7 +181,6 @@ func (g *Gateway) checkKey(w http.ResponseWriter, r *http.Request, tg *Target, s
 	if g.access.Keys == nil {
 		return WriteError(w, api.Errorf(api.CodeNotReady, "the node cannot check API keys yet; retry shortly"))
 	}
-	now := time.Now()
 	id, err := g.access.Keys.Authenticate(presented, tg.Service, now)
 	switch {
 	case err == nil:
@@ -198,55 +193,49 @@ func (g *Gateway) checkKey(w http.ResponseWriter, r *http.Request, tg *Target, s
 	default:
 		return WriteError(w, api.Errorf(api.CodeUnauthorized, "the API key is not valid"))
 	}
-	delete(r.Header, apikey.HeaderName)
-	if fromAuthorization {
-		delete(r.Header, "Authorization")
+	// The guest never sees the key. An X-API-Key with only spaces, which
+	// Find passed over for Authorization, goes too.
+	delete(r.Header, from)
+	if from != apikey.HeaderName {
+		delete(r.Header, apikey.HeaderName)
 	}
 	st.app = id.Key.App
-	r.Header[HeaderApp] = []string{id.Key.App}
-	r.Header[HeaderKeyID] = []string{id.Key.ID}
-	if !id.PlanFound {
+	r.Header[HeaderApp] = id.AppValue
+	r.Header[HeaderKeyID] = id.IDValue
+	if id.Plan == nil {
 		return WriteError(w, api.Errorf(api.CodeForbidden, "the API key's plan %q no longer exists; ask the API's operator to move the key to another plan", id.Key.Plan))
 	}
-	lim := g.limitsOf(id.Plan)
-	var rd, qd *ratelimit.Decision
-	if lim.rate != nil && g.access.Limiter != nil {
-		d := g.access.Limiter.Allow(id.Key.ID, *lim.rate, lim.burst, now)
-		rd = &d
+	lim := id.Plan.Limits
+	var rd, qd ratelimit.Decision
+	limited := false
+	if lim.Rate.N > 0 && g.access.Limiter != nil {
+		rd = g.access.Limiter.Allow(id.Key.ID, lim.Rate, lim.Burst, now)
+		limited = true
 	}
-	if lim.quota != nil && g.access.Quotas != nil && (rd == nil || rd.Allowed) {
-		d := g.access.Quotas.Use(r.Context(), id.Key.ID, *lim.quota, now)
-		qd = &d
+	if lim.Quota.N > 0 && g.access.Quotas != nil && (!limited || rd.Allowed) {
+		qd = g.access.Quotas.Use(r.Context(), id.Key.ID, lim.Quota, now)
+		limited = true
 	}
-	if rd == nil && qd == nil {
+	if !limited {
 		return 0
 	}
-	// The IETF pair on every limited response; the common X-RateLimit-*
-	// trio too on a 429, where clients look for it.
-	write := ratelimit.WriteIETFHeaders
-	if rd != nil && !rd.Allowed || qd != nil && !qd.Allowed {
-		write = ratelimit.WriteHeaders
-	}
+	// A Decision that was not made has Limit 0, which the writers skip.
 	h := w.Header()
-	switch {
-	case rd != nil && qd != nil:
-		write(h, rd, qd)
-	case rd != nil:
-		write(h, rd)
-	default:
-		write(h, qd)
+	if (rd.Limit <= 0 || rd.Allowed) && (qd.Limit <= 0 || qd.Allowed) {
+		// The IETF pair on every limited response.
+		lim.WriteIETFHeaders(h, &rd, &qd)
+		return 0
 	}
-	if rd != nil && !rd.Allowed {
-		return WriteError(w, api.Errorf(api.CodeRateLimited, "the API key is over its plan's rate of %s; retry after %s", lim.rate, ceilSeconds(rd.RetryAfter)))
+	// The common X-RateLimit-* trio too on a 429, where clients look for it.
+	ratelimit.WriteHeaders(h, &rd, &qd)
+	if rd.Limit > 0 && !rd.Allowed {
+		return WriteError(w, api.Errorf(api.CodeRateLimited, "the API key is over its plan's rate of %s; retry after %s", lim.Rate, ceilSeconds(rd.RetryAfter)))
 	}
-	if qd != nil && !qd.Allowed && qd.Err != nil {
+	if qd.Err != nil {
 		return WriteError(w, api.Errorf(api.CodeNotReady, "the node cannot count the API key's quota right now; retry shortly"))
 	}
-	if qd != nil && !qd.Allowed {
-		_, end := lim.quota.Window(now)
-		return WriteError(w, api.Errorf(api.CodeRateLimited, "the API key used up its plan's quota of %s; it renews at %s", lim.quota, end.UTC().Format(time.RFC3339)))
-	}
-	return 0
+	_, end := lim.Quota.Window(now)
+	return WriteError(w, api.Errorf(api.CodeRateLimited, "the API key used up its plan's quota of %s; it renews at %s", lim.Quota, end.UTC().Format(time.RFC3339)))
 }
 
 // checkJWT verifies the caller's token and hands the chosen claims to the
@@ -315,42 +304,6 @@ func (g *Gateway) jwtKeys() jwt.KeySet {
 	return set.keys
 }
 
-// planLimits is a plan's limits, parsed once.
-type planLimits struct {
-	rate  *ratelimit.Rate
-	burst int64
-	quota *ratelimit.Quota
-}
-
-type planKey struct {
-	rate  string
-	burst int
-	quota string
-}
-
-// limitsOf returns p's parsed limits. Plans are checked when they are
-// written, so a parse failure here means no limit of that kind.
-func (g *Gateway) limitsOf(p api.Plan) planLimits {
-	k := planKey{p.Rate, p.Burst, p.Quota}
-	if v, ok := g.plans.Load(k); ok {
-		return v.(planLimits)
-	}
-	var lim planLimits
-	if p.Rate != "" {
-		if r, err := ratelimit.ParseRate(p.Rate); err == nil {
-			lim.rate = &r
-		}
-	}
-	lim.burst = int64(p.Burst)
-	if p.Quota != "" {
-		if q, err := ratelimit.ParseQuota(p.Quota); err == nil {
-			lim.quota = &q
-		}
-	}
-	g.plans.Store(k, lim)
-	return lim
-}
-
 // statusWriter remembers the status a handler wrote.
 type statusWriter struct {
 	http.ResponseWriter
@@ -400,7 +353,6 @@ func ceilSeconds(d time.Duration) string {
 type policyState struct {
 	access Access
 	jwtSet atomic.Pointer[jwtKeySet]
-	plans  sync.Map // planKey -> planLimits
 }
 
 // validate checks a request against the service's API document; it
@@ -411,12 +363,4 @@ func validate(w http.ResponseWriter, r *http.Request, doc *openapi.Doc, rest str
 		return 0
 	}
 	return WriteError(w, api.Errorf(api.CodeBadRequest, "the request does not match the API document: %v", err))
-}
-
-// headerValue is h.Get for a canonical name, without canonicalizing again.
-func headerValue(h http.Header, name string) string {
-	if v := h[name]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
 }

@@ -71,8 +71,7 @@ func WriteIETFHeaders(h http.Header, ds ...*Decision) { writeHeaders(h, true, ds
 
 func writeHeaders(h http.Header, ietfOnly bool, ds []*Decision) {
 	// Every value goes into one buffer and one string, and every header's
-	// value slice into one array: two allocations however many headers,
-	// since this runs on every limited request.
+	// value slice into one array: two allocations however many headers.
 	var arr [192]byte
 	buf := arr[:0]
 	var most *Decision
@@ -83,11 +82,7 @@ func writeHeaders(h http.Header, ietfOnly bool, ds []*Decision) {
 		if most != nil {
 			buf = append(buf, ", "...)
 		}
-		buf = appendItem(buf, d.Policy)
-		buf = append(buf, ";q="...)
-		buf = strconv.AppendInt(buf, d.Limit, 10)
-		buf = append(buf, ";w="...)
-		buf = strconv.AppendInt(buf, max(ceilSeconds(d.Window), 1), 10)
+		buf = appendPolicyItem(buf, d)
 		if most == nil || moreConstraining(d, most) {
 			most = d
 		}
@@ -106,11 +101,7 @@ func writeHeaders(h http.Header, ietfOnly bool, ds []*Decision) {
 			buf = append(buf, ", "...)
 		}
 		first = false
-		buf = appendItem(buf, d.Policy)
-		buf = append(buf, ";r="...)
-		buf = strconv.AppendInt(buf, max(d.Remaining, 0), 10)
-		buf = append(buf, ";t="...)
-		buf = strconv.AppendInt(buf, ceilSeconds(d.Reset), 10)
+		buf = appendStateItem(buf, d)
 	}
 	ends[1] = len(buf)
 	buf = strconv.AppendInt(buf, most.Limit, 10)
@@ -138,6 +129,24 @@ func writeHeaders(h http.Header, ietfOnly bool, ds []*Decision) {
 		}
 		h[name] = vals[i : i+1 : i+1]
 	}
+}
+
+// appendPolicyItem appends d's item of RateLimit-Policy: `"rate";q=100;w=1`.
+func appendPolicyItem(b []byte, d *Decision) []byte {
+	b = appendItem(b, d.Policy)
+	b = append(b, ";q="...)
+	b = strconv.AppendInt(b, d.Limit, 10)
+	b = append(b, ";w="...)
+	return strconv.AppendInt(b, max(ceilSeconds(d.Window), 1), 10)
+}
+
+// appendStateItem appends d's item of RateLimit: `"rate";r=42;t=1`.
+func appendStateItem(b []byte, d *Decision) []byte {
+	b = appendItem(b, d.Policy)
+	b = append(b, ";r="...)
+	b = strconv.AppendInt(b, max(d.Remaining, 0), 10)
+	b = append(b, ";t="...)
+	return strconv.AppendInt(b, ceilSeconds(d.Reset), 10)
 }
 
 // headerNames are the headers WriteHeaders sets, canonical, in the order

@@ -20,5 +20,32 @@
 //
 // Both return a Decision; WriteHeaders turns the decisions for a request
 // into RateLimit-Policy/RateLimit (draft-ietf-httpapi-ratelimit-headers-07
-// and later), X-RateLimit-* and Retry-After headers.
+// and later), X-RateLimit-* and Retry-After headers. Limits holds a plan's
+// parsed limits and writes an allowed request's headers cheaply.
+//
+// # Stored format
+//
+// A counter "<key>.<window>" (window "2026-11-27" for a day, "2026-11" for
+// a month) is kept in one of two kinds of entry of the store's bucket:
+//
+//   - batched, when the store implements QuotaEntries: the entry
+//     "shard.<window>.<nn>", nn being the two hex digits of the FNV-1a
+//     (32-bit) hash of <key> modulo 64, holds the counters of every key of
+//     that shard and window as JSON, {"counts":{"<key>":<total>,...}}. A
+//     flush writes each entry it changes once (compare-and-set, retried
+//     when another node wrote first), so however many keys were used it
+//     makes at most 64 writes per window: a flush of thousands of new keys
+//     stays well within FlushInterval, which bounds what a crash loses.
+//   - its own entry "<key>.<window>" holding the total in decimal: the
+//     only kind with a plain QuotaStore (AddQuota and LoadQuota), the kind
+//     nodes wrote before batching, and where counters go that would grow a
+//     batched entry past 512 KiB (some 20,000 keys per entry).
+//
+// A counter is loaded from its batched entry, or, when it is not there,
+// from its own entry, so counts stored before batching are still read. A
+// node moves such a count into the batched entry at the counter's first
+// flush (its own entry is left to expire); from then on only the batched
+// entry counts. An older node still writing a counter's own entry after
+// that (a cluster upgraded one node at a time) is seen by the others only
+// for counters they have not yet flushed.
 package ratelimit

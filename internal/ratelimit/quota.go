@@ -15,7 +15,9 @@ import (
 
 // QuotaStore persists quota counters; the node's store implements it.
 // Counter names are "<key>.<window id>", e.g. "0123456789ab.2026-11".
-// Both methods must be safe for concurrent use.
+// Both methods must be safe for concurrent use. A QuotaStore that also
+// implements QuotaEntries is used through that instead, in the batched
+// format (see the package doc), and these two methods are not called.
 type QuotaStore interface {
 	// LoadQuota returns the counter's total, 0 when it does not exist.
 	LoadQuota(ctx context.Context, counter string) (int64, error)
@@ -46,7 +48,8 @@ type QuotaOptions struct {
 	Now func() time.Time
 }
 
-// flushWorkers is how many counters Flush pushes to the store at once.
+// flushWorkers is how many counters (or, batched, entries) Flush pushes to
+// the store at once.
 const flushWorkers = 8
 
 // Quotas enforces calendar quotas, one counter per key and window. Create it
@@ -60,13 +63,16 @@ const flushWorkers = 8
 // of ended windows, are dropped after a flush, so memory holds only keys in
 // recent use.
 type Quotas struct {
-	store QuotaStore
-	opts  QuotaOptions
-	log   *slog.Logger
-	seed  maphash.Seed
+	store    QuotaStore
+	entries  QuotaEntries // store's, when it has them: the batched format
+	maxEntry int          // maxEntryBytes; tests lower it
+	opts     QuotaOptions
+	log      *slog.Logger
+	seed     maphash.Seed
 
 	flushMu sync.Mutex // one flush at a time
 	shards  [shardCount]quotaShard
+	windows [2]atomic.Pointer[window] // the latest day and month windows
 }
 
 type quotaShard struct {
@@ -85,6 +91,15 @@ type quotaShard struct {
 type counter struct {
 	name string
 	end  time.Time // the window's end
+
+	// In the batched format: the entry that holds the counter and its
+	// name there, and the total of the counter's own entry (the format
+	// before batching), which it takes into the batched entry at its first
+	// flush, when known (from the load). flushMu guards own and ownKnown
+	// once the counter is ready.
+	entry, member string
+	own           int64
+	ownKnown      bool
 
 	ready   chan struct{} // closed when the load is done
 	loadErr error         // set before ready closes; the counter is out of the map then
@@ -112,6 +127,8 @@ func NewQuotas(store QuotaStore, opts QuotaOptions) *Quotas {
 		log = slog.Default()
 	}
 	q := &Quotas{store: store, opts: opts, log: log, seed: maphash.MakeSeed()}
+	q.entries, _ = store.(QuotaEntries)
+	q.maxEntry = maxEntryBytes
 	for i := range q.shards {
 		q.shards[i].counters = make(map[string]*counter)
 	}
@@ -136,12 +153,14 @@ func (q *Quotas) Use(ctx context.Context, key string, quota Quota, now time.Time
 	if quota.N <= 0 {
 		return Decision{Allowed: true, Policy: PolicyQuota}
 	}
+	w := q.window(quota.Period, now)
 	var buf [64]byte
-	name, start, end := quota.span(append(append(buf[:0], key...), '.'), now)
+	name := append(append(append(buf[:0], key...), '.'), w.id...)
+	end := w.end
 	d := Decision{
 		Policy: PolicyQuota,
 		Limit:  quota.N,
-		Window: end.Sub(start),
+		Window: w.length,
 		Reset:  end.Sub(now),
 	}
 	s := &q.shards[maphash.Bytes(q.seed, name)&(shardCount-1)]
@@ -162,6 +181,30 @@ func (q *Quotas) Use(ctx context.Context, key string, quota Quota, now time.Time
 			return d
 		}
 	}
+}
+
+// window is one calendar window, as Quota.span computes it.
+type window struct {
+	id         string
+	start, end time.Time
+	length     time.Duration
+}
+
+// window returns the window of period containing now. The latest window
+// of each period is kept, so that a request does not redo the calendar
+// arithmetic: windows change once a day or month.
+func (q *Quotas) window(p Period, now time.Time) *window {
+	slot := &q.windows[0]
+	if p == Month {
+		slot = &q.windows[1]
+	}
+	if w := slot.Load(); w != nil && !now.Before(w.start) && now.Before(w.end) {
+		return w
+	}
+	id, start, end := Quota{Period: p}.span(nil, now)
+	w := &window{id: string(id), start: start, end: end, length: end.Sub(start)}
+	slot.Store(w)
+	return w
 }
 
 // admit counts one request on c if quota allows, filling in d.
@@ -198,6 +241,9 @@ func (q *Quotas) await(ctx context.Context, s *quotaShard, name string, end time
 	c := s.counters[name]
 	if c == nil {
 		c = &counter{name: name, end: end, ready: make(chan struct{})}
+		if q.entries != nil {
+			c.entry, c.member = entryOf(name)
+		}
 		s.counters[name] = c
 		s.mu.Unlock()
 		q.load(ctx, s, c)
@@ -223,7 +269,15 @@ func (q *Quotas) load(ctx context.Context, s *quotaShard, c *counter) {
 	// The load is shared by every request waiting for c, so one request's
 	// cancellation must not fail the others.
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.opts.LoadTimeout)
-	total, err := q.store.LoadQuota(lctx, c.name)
+	var (
+		total int64
+		err   error
+	)
+	if q.entries != nil {
+		total, err = q.loadBatched(lctx, c)
+	} else {
+		total, err = q.store.LoadQuota(lctx, c.name)
+	}
 	cancel()
 	if err == nil {
 		c.base = total
@@ -283,6 +337,11 @@ func (q *Quotas) Flush(ctx context.Context) error {
 		}
 		s.mu.RUnlock()
 	}
+	if q.entries != nil {
+		errs := q.flushBatched(ctx, todo)
+		q.dropIdle()
+		return errors.Join(errs...)
+	}
 	// The most used counters go first: when a flush of many keys is slow
 	// (each push is an fsynced write), the counts that matter most are
 	// durable soonest, and a crash loses the long tail of single uses.
@@ -331,11 +390,17 @@ func (q *Quotas) flush(ctx context.Context, c *counter) error {
 		c.pending.Add(delta)
 		return fmt.Errorf("quota %s: add %d: %w", c.name, delta, err)
 	}
+	q.adopt(c, delta, total)
+	return nil
+}
+
+// adopt records that the store added delta, swapped out of c.pending, to
+// c and now holds total. The caller holds flushMu.
+func (q *Quotas) adopt(c *counter, delta, total int64) {
 	// used was base+delta+(usage since the swap); make it total+(usage since).
 	c.used.Add(total - c.base - delta)
 	c.base = total
 	c.stale.Store(false)
-	return nil
 }
 
 // dropIdle removes counters with nothing to flush whose window has ended or

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,21 +15,150 @@ import (
 )
 
 // fakeStore is an in-memory QuotaStore whose failures tests switch on and
-// off.
+// off. With batched set, newQuotas uses it as QuotaEntries (entryStore):
+// then loads and adds count reads of batched entries and writes, which
+// gate and addGate hold, and loadErr and addErr fail.
 type fakeStore struct {
 	mu      sync.Mutex
-	counts  map[string]int64
+	counts  map[string]int64 // per-counter entries
 	loadErr error
 	addErr  error
 	loads   int
 	adds    int
 	gate    chan struct{} // when non-nil, LoadQuota waits for it to close
 	addGate chan struct{} // when non-nil, AddQuota waits for it to close
+
+	batched bool
+	entries map[string]fakeEntry // batched entries
+	revs    map[string]uint64    // revisions of counts' entries; 1 when unset
+	seq     uint64               // the last revision given
+}
+
+type fakeEntry struct {
+	value []byte
+	rev   uint64
 }
 
 var errDown = errors.New("store down")
 
-func newFakeStore() *fakeStore { return &fakeStore{counts: map[string]int64{}} }
+func newFakeStore() *fakeStore {
+	return &fakeStore{counts: map[string]int64{}, entries: map[string]fakeEntry{}, revs: map[string]uint64{}, seq: 1}
+}
+
+// backends runs a test against both ways Quotas keeps counters in a
+// store: one entry per counter (QuotaStore) and batched (QuotaEntries).
+func backends(t *testing.T, test func(t *testing.T, newStore func() *fakeStore)) {
+	for _, batched := range []bool{false, true} {
+		name := "per-counter"
+		if batched {
+			name = "batched"
+		}
+		t.Run(name, func(t *testing.T) {
+			test(t, func() *fakeStore {
+				f := newFakeStore()
+				f.batched = batched
+				return f
+			})
+		})
+	}
+}
+
+// entryStore is a fakeStore seen as QuotaEntries.
+type entryStore struct{ *fakeStore }
+
+func (f entryStore) QuotaEntry(ctx context.Context, key string) ([]byte, uint64, error) {
+	batched := strings.HasPrefix(key, entryPrefix)
+	f.mu.Lock()
+	if batched {
+		f.loads++
+	}
+	gate := f.gate
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.loadErr != nil {
+		return nil, 0, f.loadErr
+	}
+	if batched {
+		e := f.entries[key]
+		return slices.Clone(e.value), e.rev, nil
+	}
+	n, ok := f.counts[key]
+	if !ok {
+		return nil, 0, nil
+	}
+	return []byte(strconv.FormatInt(n, 10)), f.revOf(key), nil
+}
+
+func (f entryStore) SwapQuotaEntry(_ context.Context, key string, value []byte, rev uint64) (uint64, bool, error) {
+	f.mu.Lock()
+	f.adds++
+	gate := f.addGate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.addErr != nil {
+		return 0, false, f.addErr
+	}
+	if strings.HasPrefix(key, entryPrefix) {
+		if f.entries[key].rev != rev {
+			return 0, false, nil
+		}
+		f.seq++
+		f.entries[key] = fakeEntry{value: slices.Clone(value), rev: f.seq}
+		return f.seq, true, nil
+	}
+	if _, ok := f.counts[key]; ok && f.revOf(key) != rev || !ok && rev != 0 {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(string(value), 10, 64)
+	if err != nil {
+		return 0, false, err
+	}
+	f.seq++
+	f.counts[key], f.revs[key] = n, f.seq
+	return f.seq, true, nil
+}
+
+// revOf is the revision of a per-counter entry that exists. The caller
+// holds f.mu.
+func (f *fakeStore) revOf(counter string) uint64 {
+	if rev := f.revs[counter]; rev != 0 {
+		return rev
+	}
+	return 1
+}
+
+// addOther adds n to a counter as another node's flush would.
+func (f *fakeStore) addOther(counter string, n int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.batched {
+		f.counts[counter] += n
+		return
+	}
+	entry, member := entryOf(counter)
+	m, err := decodeEntry(f.entries[entry].value)
+	if err != nil {
+		panic(err)
+	}
+	if _, ok := m[member]; !ok {
+		m[member] = f.counts[counter]
+	}
+	m[member] += n
+	f.seq++
+	f.entries[entry] = fakeEntry{value: encodeEntry(m), rev: f.seq}
+}
 
 func (f *fakeStore) LoadQuota(ctx context.Context, counter string) (int64, error) {
 	f.mu.Lock()
@@ -66,9 +197,20 @@ func (f *fakeStore) AddQuota(_ context.Context, counter string, delta int64) (in
 	return f.counts[counter], nil
 }
 
+// get returns a counter's total: what a node would load.
 func (f *fakeStore) get(counter string) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.batched {
+		entry, member := entryOf(counter)
+		m, err := decodeEntry(f.entries[entry].value)
+		if err != nil {
+			panic(err)
+		}
+		if n, ok := m[member]; ok {
+			return n
+		}
+	}
 	return f.counts[counter]
 }
 
@@ -89,6 +231,9 @@ var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 // newQuotas is NewQuotas with a quiet log and, unless set, a clock stopped
 // at t0, the time the tests pass to Use (so nothing looks idle).
 func newQuotas(store QuotaStore, opts QuotaOptions) *Quotas {
+	if f, ok := store.(*fakeStore); ok && f.batched {
+		store = entryStore{f}
+	}
 	if opts.Logger == nil {
 		opts.Logger = quietLog
 	}
@@ -109,10 +254,12 @@ func (q *Quotas) len() int {
 	return n
 }
 
-func TestQuotaDecisions(t *testing.T) {
+func TestQuotaDecisions(t *testing.T) { backends(t, testQuotaDecisions) }
+
+func testQuotaDecisions(t *testing.T, newStore func() *fakeStore) {
 	ctx := t.Context()
 	at := time.Date(2026, 11, 27, 23, 0, 0, 0, time.UTC) // one hour before the day ends
-	store := newFakeStore()
+	store := newStore()
 	q := newQuotas(store, QuotaOptions{})
 	day := Quota{N: 2, Period: Day}
 
@@ -161,8 +308,10 @@ func TestQuotaDecisions(t *testing.T) {
 	}
 }
 
-func TestQuotaSurvivesRestart(t *testing.T) {
-	store := newFakeStore()
+func TestQuotaSurvivesRestart(t *testing.T) { backends(t, testQuotaSurvivesRestart) }
+
+func testQuotaSurvivesRestart(t *testing.T, newStore func() *fakeStore) {
+	store := newStore()
 	quota := Quota{N: 5, Period: Month}
 
 	// Node 1 serves three requests and shuts down: Run's final flush.
@@ -196,9 +345,11 @@ func TestQuotaSurvivesRestart(t *testing.T) {
 	}
 }
 
-func TestQuotaSharedBetweenNodes(t *testing.T) {
+func TestQuotaSharedBetweenNodes(t *testing.T) { backends(t, testQuotaSharedBetweenNodes) }
+
+func testQuotaSharedBetweenNodes(t *testing.T, newStore func() *fakeStore) {
 	ctx := t.Context()
-	store := newFakeStore()
+	store := newStore()
 	quota := Quota{N: 10, Period: Day}
 	a := newQuotas(store, QuotaOptions{})
 	b := newQuotas(store, QuotaOptions{})
@@ -237,16 +388,18 @@ func TestQuotaSharedBetweenNodes(t *testing.T) {
 	}
 }
 
-func TestQuotaUseDuringFlushIsKept(t *testing.T) {
+func TestQuotaUseDuringFlushIsKept(t *testing.T) { backends(t, testQuotaUseDuringFlushIsKept) }
+
+func testQuotaUseDuringFlushIsKept(t *testing.T, newStore func() *fakeStore) {
 	ctx := t.Context()
-	store := newFakeStore()
+	store := newStore()
 	q := newQuotas(store, QuotaOptions{})
 	quota := Quota{N: 10, Period: Day}
 	for range 3 {
 		q.Use(ctx, "k", quota, t0)
 	}
 	// Another node used 2 meanwhile.
-	store.counts["k.2026-11-27"] = 2
+	store.addOther("k.2026-11-27", 2)
 	gate := make(chan struct{})
 	store.set(func(f *fakeStore) { f.addGate = gate })
 	flushed := make(chan error)
@@ -272,7 +425,11 @@ func TestQuotaUseDuringFlushIsKept(t *testing.T) {
 }
 
 func TestQuotaConcurrentFirstUsesShareOneLoad(t *testing.T) {
-	store := newFakeStore()
+	backends(t, testQuotaConcurrentFirstUsesShareOneLoad)
+}
+
+func testQuotaConcurrentFirstUsesShareOneLoad(t *testing.T, newStore func() *fakeStore) {
+	store := newStore()
 	store.counts["k.2026-11-27"] = 90
 	gate := make(chan struct{})
 	store.gate = gate
@@ -299,8 +456,10 @@ func TestQuotaConcurrentFirstUsesShareOneLoad(t *testing.T) {
 	}
 }
 
-func TestQuotaWaitEndsWithContext(t *testing.T) {
-	store := newFakeStore()
+func TestQuotaWaitEndsWithContext(t *testing.T) { backends(t, testQuotaWaitEndsWithContext) }
+
+func testQuotaWaitEndsWithContext(t *testing.T, newStore func() *fakeStore) {
+	store := newStore()
 	gate := make(chan struct{})
 	store.gate = gate
 	q := newQuotas(store, QuotaOptions{})
@@ -322,13 +481,15 @@ func TestQuotaWaitEndsWithContext(t *testing.T) {
 	}
 }
 
-func TestQuotaStoreFailures(t *testing.T) {
+func TestQuotaStoreFailures(t *testing.T) { backends(t, testQuotaStoreFailures) }
+
+func testQuotaStoreFailures(t *testing.T, newStore func() *fakeStore) {
 	quota := Quota{N: 2, Period: Day}
 	counter := "k.2026-11-27"
 
 	t.Run("fail open", func(t *testing.T) {
 		ctx := t.Context()
-		store := newFakeStore()
+		store := newStore()
 		store.counts[counter] = 1
 		store.loadErr = errDown
 		q := newQuotas(store, QuotaOptions{})
@@ -364,7 +525,7 @@ func TestQuotaStoreFailures(t *testing.T) {
 
 	t.Run("fail open learns the total at the next flush", func(t *testing.T) {
 		ctx := t.Context()
-		store := newFakeStore()
+		store := newStore()
 		store.counts[counter] = 2
 		store.loadErr = errDown
 		q := newQuotas(store, QuotaOptions{})
@@ -384,7 +545,7 @@ func TestQuotaStoreFailures(t *testing.T) {
 
 	t.Run("fail closed", func(t *testing.T) {
 		ctx := t.Context()
-		store := newFakeStore()
+		store := newStore()
 		store.counts[counter] = 1
 		store.loadErr = errDown
 		q := newQuotas(store, QuotaOptions{FailClosed: true})
@@ -415,9 +576,11 @@ func TestQuotaStoreFailures(t *testing.T) {
 	})
 }
 
-func TestQuotaDropsIdleCounters(t *testing.T) {
+func TestQuotaDropsIdleCounters(t *testing.T) { backends(t, testQuotaDropsIdleCounters) }
+
+func testQuotaDropsIdleCounters(t *testing.T, newStore func() *fakeStore) {
 	ctx := t.Context()
-	store := newFakeStore()
+	store := newStore()
 	var clock atomic.Int64
 	clock.Store(t0.UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
@@ -455,14 +618,16 @@ func TestQuotaDropsIdleCounters(t *testing.T) {
 
 // TestQuotaHammer runs many goroutines on many keys while Run flushes, and
 // checks under -race that one node admits exactly the quota, no more.
-func TestQuotaHammer(t *testing.T) {
+func TestQuotaHammer(t *testing.T) { backends(t, testQuotaHammer) }
+
+func testQuotaHammer(t *testing.T, newStore func() *fakeStore) {
 	const (
 		keys       = 20
 		goroutines = 16
 		perG       = 2000
 		n          = 700
 	)
-	store := newFakeStore()
+	store := newStore()
 	// Some keys start with usage from before.
 	for k := range keys {
 		store.counts["key"+strconv.Itoa(k)+".2026-11"] = int64(k * 10)
