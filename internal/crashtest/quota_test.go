@@ -2,11 +2,13 @@ package crashtest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mote-run/mote/api"
+	"github.com/mote-run/mote/internal/ratelimit"
 )
 
 // quotaBucket is the store's KV bucket of quota counters (package store's
@@ -68,22 +71,41 @@ func readCounter(ctx context.Context, natsAddr, counter string) (counterState, e
 	if err != nil {
 		return st, err
 	}
-	e, err := kv.Get(ctx, counter)
+	// Batched (ratelimit.EntryKey), else the counter's own entry.
+	key, member := ratelimit.EntryKey(counter), counter[:strings.IndexByte(counter, '.')]
+	e, err := kv.Get(ctx, key)
+	if err == nil {
+		var v struct {
+			Counts map[string]int `json:"counts"`
+		}
+		if err := json.Unmarshal(e.Value(), &v); err != nil {
+			return st, err
+		}
+		n, ok := v.Counts[member]
+		if !ok {
+			err = jetstream.ErrKeyNotFound
+		}
+		st.value = n
+	}
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		key = counter
+		e, err = kv.Get(ctx, key)
+		if err == nil {
+			_, err = fmt.Sscan(string(e.Value()), &st.value)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return st, nil
+			return counterState{value: -1}, nil
 		}
 		return st, err
 	}
 	st.rev = e.Revision()
-	if _, err := fmt.Sscan(string(e.Value()), &st.value); err != nil {
-		return st, err
-	}
 	stream, err := js.Stream(ctx, "KV_"+quotaBucket)
 	if err != nil {
 		return st, err
 	}
-	m, err := stream.GetLastMsgForSubject(ctx, "$KV."+quotaBucket+"."+counter)
+	m, err := stream.GetLastMsgForSubject(ctx, "$KV."+quotaBucket+"."+key)
 	if err != nil {
 		return st, err
 	}

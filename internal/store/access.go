@@ -537,3 +537,57 @@ func (s *Store) AddQuota(ctx context.Context, counter string, delta int64) (int6
 		}
 	}
 }
+
+// QuotaEntry returns the raw value and revision of an entry of the quota
+// bucket (ratelimit.QuotaEntries); nil, 0 when there is none.
+func (s *Store) QuotaEntry(ctx context.Context, key string) ([]byte, uint64, error) {
+	if err := checkQuotaEntry(key); err != nil {
+		return nil, 0, err
+	}
+	e, err := s.quota.Get(ctx, key)
+	if err != nil {
+		if errors.Is(kvErr(err), ErrNotFound) {
+			return nil, 0, nil
+		}
+		return nil, 0, fmt.Errorf("quota entry %s: %w", key, kvErr(err))
+	}
+	return e.Value(), e.Revision(), nil
+}
+
+// SwapQuotaEntry writes an entry of the quota bucket if its revision is
+// still rev (0: if it does not exist) and returns the new revision; ok is
+// false, with no error, when another writer was first.
+func (s *Store) SwapQuotaEntry(ctx context.Context, key string, value []byte, rev uint64) (uint64, bool, error) {
+	if err := checkQuotaEntry(key); err != nil {
+		return 0, false, err
+	}
+	var (
+		next uint64
+		err  error
+	)
+	if rev == 0 {
+		next, err = s.quota.Create(ctx, key, value)
+	} else {
+		next, err = s.quota.Update(ctx, key, value, rev)
+	}
+	switch {
+	case err == nil:
+		return next, true, nil
+	case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+		return 0, false, nil
+	}
+	return 0, false, fmt.Errorf("quota entry %s: %w", key, kvErr(err))
+}
+
+// checkQuotaEntry checks the key of a quota bucket entry: a counter
+// ("<key id>.<window>") or a batched entry ("shard.<window>.<2 hex>").
+func checkQuotaEntry(key string) error {
+	if rest, ok := strings.CutPrefix(key, "shard."); ok {
+		window, shard, ok := strings.Cut(rest, ".")
+		if ok && len(shard) == 2 && checkCounter("000000000000."+window) == nil && strings.Trim(shard, "0123456789abcdef") == "" {
+			return nil
+		}
+		return fmt.Errorf("%w: quota entry %q", ErrInvalidName, key)
+	}
+	return checkCounter(key)
+}

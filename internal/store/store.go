@@ -11,7 +11,9 @@
 //   - plans:    KV bucket "mote_plans", key = plan name, value = api.Plan JSON;
 //   - keys:     KV bucket "mote_keys", key = API key ID, value = KeyRecord JSON (hash, never the secret);
 //   - jwt keys: KV bucket "mote_jwt_keys", key = hex of the key ID, value = JWTKeyRecord JSON;
-//   - quota:    KV bucket "mote_quota", key = "<key id>.<window>", value = decimal count; values expire QuotaRetention after their last change;
+//   - quota:    KV bucket "mote_quota": key = "shard.<window>.<2 hex>", value = JSON {"counts": {"<key id>": count}} for the keys
+//     that hash to that shard (64 per window, so a flush is at most 64 writes); the older per-key "<key id>.<window>" = decimal
+//     count is still read (and used for keys beyond a full shard); values expire QuotaRetention after their last change;
 //   - blobs:    object store "mote_blobs", object name = "sha256:<hex>";
 //   - logs:     stream "MOTE_LOGS", subject "mote.logs.<service>", one api.LogEntry JSON per message.
 //
