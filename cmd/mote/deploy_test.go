@@ -183,7 +183,8 @@ func TestDeployContainer(t *testing.T) {
 	}
 	status, _, body := n.Get(t, "/boxed/there")
 	if status != 200 || !strings.Contains(body, "hello from a container") {
-		t.Fatalf("GET /boxed/there = %d %q", status, body)
+		logs := n.mote(t, "", "logs", "boxed")
+		t.Fatalf("GET /boxed/there = %d %q\nlogs:\n%s%s", status, body, logs.stdout, logs.stderr)
 	}
 	r = n.must(t, "ps", "boxed")
 	if !strings.Contains(r.stdout, "RESTARTS") || !strings.Contains(r.stdout, "boxed") {
