@@ -9,6 +9,7 @@
 //	go run ./bench -suite density -density-max 10000
 //	go run ./bench -render bench/plots/results.json # redraw report and plots only
 //	go run ./bench -access                          # API management's cost on one route
+//	go run ./bench -suite gateway -out /tmp/gw      # the gateway alone vs nginx and caddy
 //
 // Suites (-suite, comma-separated, default all):
 //
@@ -16,7 +17,13 @@
 //	            raw wazero serving hello-c over net/http (the sandbox floor),
 //	            nginx and caddy proxying to the bare server, and mote's WAGI C,
 //	            WAGI Go and pooled Go SDK hellos, each without and with an API
-//	            key and a rate limit
+//	            key and a rate limit, and mote's pooled C hello (a guest that
+//	            costs a few µs, so the gateway is what is measured); with
+//	            each target's CPU per request on the server side
+//	gateway     the throughput suite over just the bare server, nginx and
+//	            caddy proxying to it, and mote's pooled C hello: issue 6's
+//	            "gateway alone vs nginx" target (nothing more when the
+//	            throughput suite runs too)
 //	latency     open-loop load at fixed fractions of each target's own
 //	            throughput; p50/p99/p99.9 and CDF plots
 //	sandbox     one request's cost without HTTP, as Go benchmarks
@@ -55,7 +62,7 @@ import (
 )
 
 // allSuites in the order they run.
-var allSuites = []string{"sandbox", "coldstart", "throughput", "latency", "profile", "deploy", "density"}
+var allSuites = []string{"sandbox", "coldstart", "throughput", "gateway", "latency", "profile", "deploy", "density"}
 
 // options are the command's flags.
 type options struct {
@@ -114,7 +121,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/plots", "directory for results.md, results.json, the PNG plots and profiles")
 	flag.DurationVar(&o.profileDuration, "profile-duration", 10*time.Second, "wrk run per profiled target")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "also write a CPU profile of the process while wrk drives -profile's example in the last throughput round (with -access: the keyed route)")
-	flag.StringVar(&profileTarget, "profile", "hello-c", "the example -cpuprofile profiles: hello-c, hello-sdk or hello-go")
+	flag.StringVar(&profileTarget, "profile", "hello-c", "the example -cpuprofile profiles: hello-c, hello-sdk, hello-go or hello-pooled-c")
 	flag.Parse()
 
 	err := func() error {
@@ -162,7 +169,7 @@ func main() {
 var cpuProfile, profileTarget string
 
 // exampleKeys maps -profile's example names to target keys.
-var exampleKeys = map[string]string{"hello-c": "wagi-c", "hello-sdk": "pooled", "hello-go": "wagi-go"}
+var exampleKeys = map[string]string{"hello-c": "wagi-c", "hello-sdk": "pooled", "hello-go": "wagi-go", "hello-pooled-c": "pooled-c"}
 
 func parseSuites(s string) ([]string, error) {
 	if s == "all" || s == "" {
@@ -195,13 +202,59 @@ func parseFractions(s string) ([]float64, error) {
 type target struct {
 	name, key, url string
 	header         string // one "Name: value" request header, "" for none
-	rps            []float64
-	p50, p99       []time.Duration
+	// proxy is the process in front (nginx, caddy), nil for a target this
+	// process serves.
+	proxy    *proxy
+	rps      []float64
+	p50, p99 []time.Duration
+	// cpu and proxyCPU are µs of CPU per request, per round: every server
+	// process (this one, and the proxy's), and the proxy's alone.
+	cpu, proxyCPU []float64
 }
 
 // result converts t's wrk results.
 func (t *target) result() TargetRPS {
-	return TargetRPS{Name: t.name, Key: t.key, RPS: t.rps, P50: t.p50, P99: t.p99}
+	return TargetRPS{Name: t.name, Key: t.key, RPS: t.rps, P50: t.p50, P99: t.p99, CPU: t.cpu, ProxyCPU: t.proxyCPU}
+}
+
+// proxyShare prints the proxy's CPU per request in t's last round, "" for
+// a target with no proxy.
+func proxyShare(t *target) string {
+	if len(t.proxyCPU) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (proxy %.1fµs)", t.proxyCPU[len(t.proxyCPU)-1])
+}
+
+// measure runs wrk on t for d, recording its requests/s, latency and the
+// server side's CPU per request (this process, which holds the node and
+// the bare server, plus the proxy's processes; not wrk's).
+func (t *target) measure(d time.Duration, conns, threads int) error {
+	var proxyPid int
+	if t.proxy != nil && t.proxy.cmd != nil && t.proxy.cmd.Process != nil {
+		proxyPid = t.proxy.cmd.Process.Pid
+	}
+	self0, px0 := processCPU(), time.Duration(0)
+	if proxyPid != 0 {
+		px0 = procTreeCPU(proxyPid)
+	}
+	if err := wrk(t, d, conns, threads, true); err != nil {
+		return err
+	}
+	self := processCPU() - self0
+	var px time.Duration
+	if proxyPid != 0 {
+		px = procTreeCPU(proxyPid) - px0
+	}
+	reqs := t.rps[len(t.rps)-1] * d.Seconds()
+	if reqs <= 0 {
+		reqs = 1
+	}
+	t.cpu = append(t.cpu, float64((self+px).Microseconds())/reqs)
+	if proxyPid != 0 {
+		t.proxyCPU = append(t.proxyCPU, float64(px.Microseconds())/reqs)
+	}
+	return nil
 }
 
 func run(o options) error {
@@ -228,9 +281,9 @@ func run(o options) error {
 		r.Commit = strings.TrimSpace(string(out))
 	}
 	has := func(s string) bool { return slices.Contains(o.suites, s) }
-	needNode := has("throughput") || has("latency") || has("profile") || has("deploy")
+	needNode := has("throughput") || has("gateway") || has("latency") || has("profile") || has("deploy")
 	if needNode {
-		if _, err := exec.LookPath("wrk"); err != nil && (has("throughput") || has("latency") || has("profile")) {
+		if _, err := exec.LookPath("wrk"); err != nil && (has("throughput") || has("gateway") || has("latency") || has("profile")) {
 			return fmt.Errorf("wrk is not installed; Try: apt-get install -y wrk")
 		}
 	}
@@ -385,26 +438,31 @@ func inProcess(ctx context.Context, o options, r *Results, work string) error {
 			r.Deploy = append(r.Deploy, d)
 		}
 	}
-	if !has("throughput") && !has("latency") && !has("profile") {
+	if !has("throughput") && !has("gateway") && !has("latency") && !has("profile") {
 		return nil
 	}
+	// The gateway suite alone drives only the bare server, nginx and caddy
+	// in front of it, and mote's pooled C hello.
+	gatewayOnly := has("gateway") && !has("throughput")
 
 	targets := []*target{{name: "bare Go net/http hello", key: "bare", url: bare + "/hello"}}
-	helloC, err := examples.Get("hello-c")
-	if err != nil {
-		return err
+	if !gatewayOnly {
+		helloC, err := examples.Get("hello-c")
+		if err != nil {
+			return err
+		}
+		raw, err := newRawWazero(ctx, helloC.Module, wasm.Pages(16<<20))
+		if err != nil {
+			return err
+		}
+		defer raw.close(ctx)
+		rawURL, stopRaw, err := serve(raw)
+		if err != nil {
+			return err
+		}
+		defer stopRaw()
+		targets = append(targets, &target{name: "raw wazero hello-c over net/http", key: "raw-wazero", url: rawURL + "/hello-c/world"})
 	}
-	raw, err := newRawWazero(ctx, helloC.Module, wasm.Pages(16<<20))
-	if err != nil {
-		return err
-	}
-	defer raw.close(ctx)
-	rawURL, stopRaw, err := serve(raw)
-	if err != nil {
-		return err
-	}
-	defer stopRaw()
-	targets = append(targets, &target{name: "raw wazero hello-c over net/http", key: "raw-wazero", url: rawURL + "/hello-c/world"})
 	upstream := strings.TrimPrefix(bare, "http://")
 	for _, p := range []struct {
 		on    bool
@@ -425,8 +483,14 @@ func inProcess(ctx context.Context, o options, r *Results, work string) error {
 			continue
 		}
 		defer px.stop()
-		targets = append(targets, &target{name: p.name, key: p.key, url: px.url + "/hello"})
+		targets = append(targets, &target{name: p.name, key: p.key, url: px.url + "/hello", proxy: px})
 	}
+
+	res, err := c.Deploy(ctx, client.Package{Manifest: []byte(helloPooledCManifest), Module: helloPooledC})
+	if err != nil {
+		return fmt.Errorf("deploy the pooled C hello: %w", err)
+	}
+	targets = append(targets, &target{name: "mote pooled C hello", key: "pooled-c", url: res.Service.URL + "/world"})
 
 	if _, err := c.CreatePlan(ctx, api.Plan{Name: "bench", Rate: "1000000000/s", Quota: "1000000000000/month"}); err != nil {
 		return err
@@ -439,7 +503,10 @@ func inProcess(ctx context.Context, o options, r *Results, work string) error {
 		{"hello-c", "wagi-c", "mote WAGI C hello"},
 		{"hello-sdk", "pooled", "mote pooled Go SDK hello"},
 	}
-	if o.withGo {
+	if gatewayOnly {
+		motes = nil
+	}
+	if o.withGo && !gatewayOnly {
 		motes = append(motes, struct{ example, key, label string }{"hello-go", "wagi-go", "mote WAGI Go hello"})
 	}
 	for _, m := range motes {
@@ -474,7 +541,7 @@ func inProcess(ctx context.Context, o options, r *Results, work string) error {
 		}
 	}
 
-	if has("throughput") || has("latency") {
+	if has("throughput") || has("gateway") || has("latency") {
 		for round := 1; round <= o.rounds; round++ {
 			for _, t := range targets {
 				stop := func() {}
@@ -483,13 +550,13 @@ func inProcess(ctx context.Context, o options, r *Results, work string) error {
 						return err
 					}
 				}
-				err := wrk(t, o.duration, o.conns, o.threads, true)
+				err := t.measure(o.duration, o.conns, o.threads)
 				stop()
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(os.Stderr, "round %d/%d  %-44s %9.0f req/s  p50 %-9s p99 %s\n", round, o.rounds, t.name,
-					t.rps[len(t.rps)-1], t.p50[len(t.p50)-1], t.p99[len(t.p99)-1])
+				fmt.Fprintf(os.Stderr, "round %d/%d  %-44s %9.0f req/s  p50 %-9s p99 %-9s CPU/req %.1fµs%s\n", round, o.rounds, t.name,
+					t.rps[len(t.rps)-1], t.p50[len(t.p50)-1], t.p99[len(t.p99)-1], t.cpu[len(t.cpu)-1], proxyShare(t))
 			}
 		}
 		r.Throughput = &Throughput{Rounds: o.rounds, Duration: o.duration, Conns: o.conns, Threads: o.threads}
@@ -514,7 +581,7 @@ func inProcess(ctx context.Context, o options, r *Results, work string) error {
 	}
 	if has("profile") {
 		for _, t := range targets {
-			if t.key != "wagi-c" && t.key != "pooled" {
+			if t.key != "wagi-c" && t.key != "pooled" && t.key != "pooled-c" {
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "profiling the node under %s\n", t.name)

@@ -71,6 +71,14 @@ func ratios(a, b *TargetRPS) []float64 {
 	return rs
 }
 
+// cpuCell prints the median of µs per request, "—" for none.
+func cpuCell(us []float64) string {
+	if len(us) == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1fµs", median(us))
+}
+
 func pct(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) }
 
 func pcts(fs []float64) string {
@@ -109,13 +117,22 @@ func (r *Results) checks() []Check {
 	ratioCheck("wagi-c", "WAGI C hello ≥ 50% of bare net/http req/s", 0.5)
 	ratioCheck("pooled", "pooled Go SDK hello ≥ 70% of bare net/http req/s", 0.7)
 
-	if p, n := tp.target("pooled"), tp.target("nginx"); p != nil && n != nil {
-		res := fmt.Sprintf("req/s %.0f vs %.0f (%.0f%%, per round %s)", median(p.RPS), median(n.RPS), 100*median(p.RPS)/median(n.RPS), pcts(ratios(p, n)))
+	// The gateway alone: to the pooled C hello when it ran (a guest of a
+	// few µs), else to the Go SDK hello (whose guest time dominates).
+	gwKey, gwGuest := "pooled-c", "pooled C hello"
+	if tp.target(gwKey) == nil {
+		gwKey, gwGuest = "pooled", "pooled Go SDK hello"
+	}
+	if p, n := tp.target(gwKey), tp.target("nginx"); p != nil && n != nil {
+		res := fmt.Sprintf("%s: req/s %.0f vs %.0f (%.0f%%, per round %s)", gwGuest, median(p.RPS), median(n.RPS), 100*median(p.RPS)/median(n.RPS), pcts(ratios(p, n)))
 		met := "not met"
 		if median(p.RPS) > median(n.RPS) {
 			met = "met"
 		}
-		if lp, ln := r.latencyAt("pooled", 0.5), r.latencyAt("nginx", 0.5); lp != nil && ln != nil {
+		if len(p.CPU) > 0 && len(n.CPU) > 0 {
+			res += fmt.Sprintf("; server CPU per request %.1fµs vs %.1fµs", median(p.CPU), median(n.CPU))
+		}
+		if lp, ln := r.latencyAt(gwKey, 0.5), r.latencyAt("nginx", 0.5); lp != nil && ln != nil {
 			res += fmt.Sprintf("; at half its own max load, p50 %s vs %s, p99 %s vs %s", dur(lp.P50), dur(ln.P50), dur(lp.P99), dur(ln.P99))
 		}
 		cs = append(cs, Check{"mote gateway to a pooled guest faster than nginx proxying to bare", res, met})
@@ -216,8 +233,14 @@ func (r *Results) Markdown(w io.Writer, plots string) {
 	if tp := r.Throughput; tp != nil && len(tp.Targets) > 0 {
 		fmt.Fprintf(w, "\n### Throughput\n\nwrk -t%d -c%d, %d rounds of %s, targets alternating within each round; medians.\n\n",
 			tp.Threads, tp.Conns, tp.Rounds, tp.Duration)
-		fmt.Fprintln(w, "| Target | req/s (median) | vs bare | vs bare, per round | p50 | p99 | req/s per round |")
-		fmt.Fprintln(w, "|---|---:|---:|---|---:|---:|---|")
+		withCPU := slices.ContainsFunc(tp.Targets, func(t TargetRPS) bool { return len(t.CPU) > 0 })
+		if withCPU {
+			fmt.Fprintln(w, "| Target | req/s (median) | vs bare | vs bare, per round | p50 | p99 | req/s per round | server CPU/req | of which proxy |")
+			fmt.Fprintln(w, "|---|---:|---:|---|---:|---:|---|---:|---:|")
+		} else {
+			fmt.Fprintln(w, "| Target | req/s (median) | vs bare | vs bare, per round | p50 | p99 | req/s per round |")
+			fmt.Fprintln(w, "|---|---:|---:|---|---:|---:|---|")
+		}
 		base := &tp.Targets[0]
 		for i := range tp.Targets {
 			t := &tp.Targets[i]
@@ -225,8 +248,15 @@ func (r *Results) Markdown(w io.Writer, plots string) {
 			for _, x := range t.RPS {
 				each = append(each, strconv.Itoa(int(x)))
 			}
-			fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %s |\n", t.Name, median(t.RPS), pct(median(t.RPS)/median(base.RPS)),
+			fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %s |", t.Name, median(t.RPS), pct(median(t.RPS)/median(base.RPS)),
 				pcts(ratios(t, base)), dur(median(t.P50)), dur(median(t.P99)), strings.Join(each, ", "))
+			if withCPU {
+				fmt.Fprintf(w, " %s | %s |", cpuCell(t.CPU), cpuCell(t.ProxyCPU))
+			}
+			fmt.Fprintln(w)
+		}
+		if withCPU {
+			fmt.Fprintln(w, "\nServer CPU/req: CPU time per request (median of the rounds) of every process serving it — the harness's own (the node, the bare server) plus nginx's or caddy's — and not wrk's; \"of which proxy\" is nginx's or caddy's share.")
 		}
 		img("throughput.png", "requests/s per target")
 	}

@@ -47,6 +47,13 @@ type TargetRPS struct {
 	RPS  []float64       `json:"rps"`
 	P50  []time.Duration `json:"p50"`
 	P99  []time.Duration `json:"p99"`
+	// CPU is the server side's CPU time per request, in µs, per round:
+	// this process (the node, the bare server) plus the proxy's processes
+	// (nginx's master and workers, caddy), never wrk's. ProxyCPU is the
+	// proxy's share. Both are absent from runs made before they were
+	// measured.
+	CPU      []float64 `json:"cpu_us,omitempty"`
+	ProxyCPU []float64 `json:"proxy_cpu_us,omitempty"`
 }
 
 // LatencyRun is one open-loop run: Rate requests/s offered (Fraction of
