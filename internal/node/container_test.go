@@ -148,6 +148,16 @@ func TestContainerEndToEnd(t *testing.T) {
 		return true
 	})
 
+	// API management applies as to Wasm: with [auth] require_key, no key
+	// is a 401 from the gateway and the container never sees the request.
+	res, err = e.Client.Deploy(ctx, containerPkg(t, m+"[auth]\nrequire_key = true\n", image))
+	if err != nil || res.Version.Number != 3 {
+		t.Fatalf("keyed deploy = %+v, %v", res.Version, err)
+	}
+	if status, _, body := e.Get(t, "/hello-container/keyed"); status != 401 {
+		t.Errorf("GET without a key = %d %q, want 401", status, body)
+	}
+
 	if err := e.Client.DeleteService(ctx, "hello-container"); err != nil {
 		t.Fatal(err)
 	}
