@@ -8,18 +8,12 @@ import (
 )
 
 // cgroupParent is the cgroup, under the node's own in each hierarchy, that
-// holds the containers' cgroups (Spec's cgroupsPath "mote/<id>").
+// holds the containers' cgroups (Spec's cgroupsPath "mote/<id>"). runc
+// deletes a container's own cgroup; the parent stays, empty, for good: it
+// is shared by every driver on the host, and removing it when empty races
+// with another driver's runc creating a container under it (that runc then
+// fails to start the container).
 const cgroupParent = "mote"
-
-// removeCgroupParents removes the cgroupParent directories left empty
-// under the node's cgroups, in every mounted hierarchy. runc deletes a
-// container's own cgroup; the parent it created stays. A parent still in
-// use (another driver's containers) is not empty and stays.
-func removeCgroupParents() {
-	for _, dir := range cgroupParents() {
-		_ = os.Remove(dir)
-	}
-}
 
 // cgroupParents lists where cgroupParent directories may be: each cgroup
 // mount point joined with each of the node's cgroup paths.

@@ -216,7 +216,7 @@ func (d *Driver) forget(r *runner) {
 
 // Close closes the runners still open (they should have been closed
 // first), removes any container left under the state dir, then the state
-// dir itself and the cgroup parents ("mote") left empty.
+// dir itself. The shared cgroup parent ("mote") stays: see cgroupParent.
 func (d *Driver) Close(ctx context.Context) error {
 	d.mu.Lock()
 	if d.closed {
@@ -242,7 +242,6 @@ func (d *Driver) Close(ctx context.Context) error {
 	} else if err := os.RemoveAll(d.stateDir); err != nil {
 		errs = append(errs, fmt.Errorf("oci: removing the state dir: %w", err))
 	}
-	removeCgroupParents()
 	d.hostNS.Close()
 	return errors.Join(errs...)
 }
