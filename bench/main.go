@@ -638,10 +638,16 @@ var (
 	errRe  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)|Socket errors: .*`)
 )
 
+// wrkTimeout is how long wrk waits for one response before counting a
+// socket timeout (its default, 2 s, is shorter than WAGI Go's tail at 32
+// connections: those requests would be dropped from the percentiles and
+// fail the run although every one is answered).
+const wrkTimeout = "30s"
+
 // wrk drives t for d and, when record is set, appends its requests/s and
 // latency percentiles to t. Any error or non-2xx response fails the run.
 func wrk(t *target, d time.Duration, conns, threads int, record bool) error {
-	args := []string{"--latency", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", strconv.Itoa(max(1, int(d.Seconds()))) + "s"}
+	args := []string{"--latency", "--timeout", wrkTimeout, "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", strconv.Itoa(max(1, int(d.Seconds()))) + "s"}
 	if t.header != "" {
 		args = append(args, "-H", t.header)
 	}
