@@ -80,25 +80,6 @@ func ResolveImage(ctx context.Context, ref string, opts ImageOptions) (*Image, e
 // version's module and what `mote versions` shows.
 func (i *Image) Digest() string { return i.img.Digest }
 
-// Platform is the image's "os/arch" (with "/variant" when it has one).
-func (i *Image) Platform() string {
-	c := i.img.Config
-	p := c.OS + "/" + c.Architecture
-	if c.Variant != "" {
-		p += "/" + c.Variant
-	}
-	return p
-}
-
-// Size is the bytes of the manifest, the config and every layer, as stored.
-func (i *Image) Size() int64 {
-	n := int64(len(i.img.Manifest))
-	for _, d := range i.img.Blobs() {
-		n += d.Size
-	}
-	return n
-}
-
 // blobs adds the image's blobs to a deploy's.
 func (i *Image) blobs(dst map[string]blob) {
 	dst[i.img.Digest] = bytesBlob(i.img.Manifest)

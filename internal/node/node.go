@@ -63,7 +63,9 @@ const (
 // Config configures a node. Only DataDir is required.
 type Config struct {
 	// DataDir holds the store, the compilation cache, package files, the
-	// admin token and node.json. Created (0700) if missing.
+	// admin token and node.json. Created (0700) if missing; made 0711
+	// (others may pass through, not list) when containers run in a user
+	// namespace, whose root must reach DataDir/oci.
 	DataDir string
 	// HTTPAddr is the gateway's listen address; default ":8080". Port 0
 	// picks a free port (see Node.GatewayURL).
@@ -452,17 +454,12 @@ func (n *Node) startContainers(logger *slog.Logger) control.Options {
 	return control.Options{Containers: n.containers, Rootfs: cache, ContainerUIDShift: shift}
 }
 
-// searchable makes the data dir and its oci dir searchable by other users
-// (mode 0711: they may pass through, not list) and reports why a user
-// namespace's root still could not reach dir: a directory above the data
-// dir that others cannot search (a data dir under /root, say). "" means
-// it can.
+// searchable reports why a user namespace's root could not reach dir, the
+// oci dir inside the data dir: a directory above the data dir that others
+// cannot search (a data dir under /root, say). When nothing above stops
+// it, it makes the data dir and dir searchable by other users (mode 0711:
+// they may pass through, not list) and returns "".
 func searchable(dataDir, dir string) string {
-	for _, d := range []string{dataDir, dir} {
-		if err := os.Chmod(d, 0o711); err != nil {
-			return err.Error()
-		}
-	}
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
 		return err.Error()
@@ -476,9 +473,15 @@ func searchable(dataDir, dir string) string {
 			return fmt.Sprintf("%s (mode %04o) is not searchable by other users; put the data dir (--data) under a directory they can pass through, like /var/lib/mote", p, fi.Mode().Perm())
 		}
 		if p == filepath.Dir(p) {
-			return ""
+			break
 		}
 	}
+	for _, d := range []string{dataDir, dir} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
 }
 
 // userNamespaces reports whether the kernel lets us create user
