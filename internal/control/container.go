@@ -127,25 +127,20 @@ func (c *Controller) containerSpec(ctx context.Context, v api.Version, m *manife
 		return nil, fmt.Errorf("%w: the image has no ENTRYPOINT or CMD, so there is nothing to run; set one when you build the image", sandbox.ErrInvalidModule)
 	}
 	return &sandbox.Container{
-		Rootfs:       dir,
-		Args:         args,
-		Env:          mergeEnv(cfg.Config.Env, m.Env),
-		WorkDir:      cfg.Config.WorkingDir,
-		UID:          uid,
-		GID:          gid,
-		UIDShift:     shift,
-		Port:         m.Container.Port,
-		Concurrency:  m.Container.Concurrency,
-		CPU:          m.Limits.CPU,
-		Pids:         int64(m.Limits.Pids),
-		Grace:        time.Duration(m.Container.Grace),
-		StartTimeout: containerStartTimeout,
+		Rootfs:      dir,
+		Args:        args,
+		Env:         mergeEnv(cfg.Config.Env, m.Env),
+		WorkDir:     cfg.Config.WorkingDir,
+		UID:         uid,
+		GID:         gid,
+		UIDShift:    shift,
+		Port:        m.Container.Port,
+		Concurrency: m.Container.Concurrency,
+		CPU:         m.Limits.CPU,
+		Pids:        int64(m.Limits.Pids),
+		Grace:       time.Duration(m.Container.Grace),
 	}, nil
 }
-
-// containerStartTimeout bounds how long a new container instance may take
-// to accept connections.
-const containerStartTimeout = 30 * time.Second
 
 // mergeEnv is the image's environment ("K=V" entries) with the manifest's
 // [env] over it: a key set in both takes the manifest's value, in the
